@@ -1,0 +1,90 @@
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tvae_common import images
+from tvae_common.images import DataFileError, add_noise, data_path, extract_patches, load_image, merge_patches, psnr
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.fixture
+def empty_places(tmp_path, monkeypatch):
+    """No data directory and an empty cache."""
+    monkeypatch.delenv("TVAE_DATA_DIR", raising=False)
+    monkeypatch.setenv("TVAE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_house_is_found_and_verified():
+    house = load_image("house.png")
+    assert house.shape == (256, 256) and house.min() == 16 and house.max() == 239
+
+
+def test_missing_file_says_where_to_put_it(empty_places, monkeypatch):
+    monkeypatch.setitem(images.DATA_FILES, "house.png",
+                        images.DATA_FILES["house.png"].__class__("house.png", "0" * 64, (), "the house"))
+    with pytest.raises(DataFileError, match="set TVAE_DATA_DIR"):
+        data_path("house.png")
+
+
+def test_a_wrong_file_is_refused(empty_places, monkeypatch):
+    monkeypatch.setenv("TVAE_DATA_DIR", str(empty_places))
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(empty_places / "house.png")
+    with pytest.raises(DataFileError, match="checksum differs"):
+        data_path("house.png")
+
+
+def test_download_from_a_mirror_lands_in_the_cache_once(empty_places, monkeypatch):
+    served = empty_places / "mirror"
+    served.mkdir()
+    shutil.copy(data_path_from_shared("house.png"), served / "02.png")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/02.png"
+        entry = images.DATA_FILES["house.png"]
+        monkeypatch.setitem(images.DATA_FILES, "house.png", entry.__class__(entry.name, entry.pixels_sha256, (url,), ""))
+        path = data_path("house.png")
+        assert path == empty_places / "cache" / "house.png" and path.is_file()
+        (served / "02.png").unlink()  # a second call must not need the mirror
+        assert data_path("house.png") == path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def data_path_from_shared(name):
+    return SHARED / name if (SHARED / name).is_file() else data_path(name)
+
+
+def test_patches_merge_back_into_the_image(rng):
+    image = rng.random((11, 9))
+    patches = extract_patches(image, 4)
+    assert patches.shape == (8 * 6, 16)
+    np.testing.assert_array_equal(patches[1], image[0:4, 1:5].ravel())
+    np.testing.assert_allclose(merge_patches(patches, image.shape), image)
+
+
+def test_merging_averages_the_overlapping_estimates():
+    patches = np.stack([np.full(4, 1.0), np.full(4, 3.0)])  # two 2x2 patches of a 2x3 image
+    np.testing.assert_allclose(merge_patches(patches, (2, 3)), [[1, 2, 3], [1, 2, 3]])
+
+
+def test_patch_larger_than_the_image_is_refused():
+    with pytest.raises(ValueError, match="does not fit"):
+        extract_patches(np.zeros((5, 5)), 6)
+
+
+def test_psnr_of_known_noise(rng):
+    clean = np.full((100, 100), 128.0)
+    noisy = add_noise(clean, 25.0, rng)
+    np.testing.assert_allclose(psnr(noisy, clean), 20 * np.log10(255 / 25), atol=0.1)
