@@ -14,7 +14,7 @@ from tvae_ref.learning import (AdamState, MStepStats, adam_init, adam_step, appl
                                decoder_gradient, mstep, mstep_statistics)
 from tvae_ref.model import (Params, decode, init_params, layer_outputs, log_joint, log_joint_constant, log_prior,
                             log_pseudo_joint, sample)
-from tvae_ref.train import TrainResult, data_variance, fill_missing, train
+from tvae_ref.training import TrainResult, data_variance, fill_missing, train
 
 __all__ = [
     "PRESETS", "TrainConfig", "preset",
