@@ -102,3 +102,22 @@ def log_joint(params: Params, X: np.ndarray, K: np.ndarray) -> np.ndarray:
     shared by all data points. Returns (N, S).
     """
     return log_pseudo_joint(params, X, K) + log_joint_constant(params, np.asarray(X, dtype=np.float64))[:, None]
+
+
+def flip_latents(params: Params, flip: np.ndarray) -> Params:
+    """The same model with latents z_h replaced by 1 - z_h where `flip` (H,) is True.
+
+    The first layer sees z W0 + b0 only, so W0[h] -> -W0[h], b0 -> b0 + sum of the flipped W0[h] and
+    pi_h -> 1 - pi_h give log p(x, z) = log p'(x, z') for every x and z, z' = z with the flips applied.
+    Training can land on either of these equivalent models.
+    """
+    flip = np.asarray(flip, dtype=bool)
+    W0 = np.where(flip[:, None], -params.W[0], params.W[0])
+    b0 = params.b[0] + params.W[0][flip].sum(axis=0)
+    pi = np.where(flip, 1 - params.pi, params.pi)
+    return Params([W0, *params.W[1:]], [b0, *params.b[1:]], pi, params.sigma2)
+
+
+def canonical_params(params: Params) -> Params:
+    """The equivalent model (see `flip_latents`) in which every latent is off more often than on."""
+    return flip_latents(params, params.pi > 0.5)

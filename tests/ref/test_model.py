@@ -83,3 +83,19 @@ def test_bad_input_gets_a_clear_error(tiny, make, message):
     params, X, K = tiny
     with pytest.raises(ValueError, match=message):
         make(params, X, K)
+
+
+def test_flipping_latents_gives_the_same_model(tiny):
+    params, X, K = tiny
+    flip = np.array([True, False, True, False])
+    flipped = tr.flip_latents(params, flip)
+    np.testing.assert_allclose(tr.log_joint(flipped, X, K ^ flip.astype(np.uint8)), tr.log_joint(params, X, K),
+                               rtol=1e-12)
+    np.testing.assert_allclose(tr.exact_log_likelihood(flipped, X), tr.exact_log_likelihood(params, X), rtol=1e-12)
+    assert not np.allclose(flipped.W[0], params.W[0])
+
+
+def test_canonical_params_have_every_latent_mostly_off(tiny):
+    params, _, _ = tiny
+    assert (params.pi > 0.5).any()
+    assert (tr.canonical_params(params).pi <= 0.5).all()
