@@ -2,7 +2,6 @@ import functools
 import http.server
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,10 @@ from PIL import Image
 from tvae_common import images
 from tvae_common.images import DataFileError, add_noise, data_path, extract_patches, load_image, merge_patches, psnr
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+@pytest.fixture
+def house_file():
+    """A verified copy of house.png, found before a test hides the data directory."""
+    return data_path("house.png")
 
 
 @pytest.fixture
@@ -41,10 +43,10 @@ def test_a_wrong_file_is_refused(empty_places, monkeypatch):
         data_path("house.png")
 
 
-def test_download_from_a_mirror_lands_in_the_cache_once(empty_places, monkeypatch):
+def test_download_from_a_mirror_lands_in_the_cache_once(house_file, empty_places, monkeypatch):
     served = empty_places / "mirror"
     served.mkdir()
-    shutil.copy(data_path_from_shared("house.png"), served / "02.png")
+    shutil.copy(house_file, served / "02.png")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -60,10 +62,6 @@ def test_download_from_a_mirror_lands_in_the_cache_once(empty_places, monkeypatc
     finally:
         server.shutdown()
         server.server_close()
-
-
-def data_path_from_shared(name):
-    return SHARED / name if (SHARED / name).is_file() else data_path(name)
 
 
 def test_patches_merge_back_into_the_image(rng):
