@@ -14,15 +14,8 @@ import torch
 from tvae_common.config import Selection, TrainConfig
 from tvae_torch.checks import check_data, check_states
 from tvae_torch.model import Params, log_pseudo_joint_unchecked, observed_mask
-from tvae_torch.states import (
-    duplicate_words,
-    init_packed_states,
-    init_states,
-    is_duplicate,
-    keep_fittest,
-    pack_states,
-    unpack_states,
-)
+from tvae_torch.states import (crossover_words, duplicate_words, flip_words, init_packed_states, init_states,
+                               is_duplicate, keep_fittest, pack_states, unpack_states)
 
 __all__ = [
     "Uniforms", "pack_states", "unpack_states", "is_duplicate", "duplicate_words", "init_states",
@@ -32,10 +25,10 @@ __all__ = [
 
 
 class Uniforms:
-    """The source of every random decision of training: uniforms in [0, 1) and permutations.
+    """The source of every random decision of training: uniforms in [0, 1), permutations, flipped bits.
 
-    Backed by a torch.Generator on the model's device. A source with the same two methods that
-    draws elsewhere (a test shares one NumPy stream with `tvae_ref`) reproduces a run decision by decision.
+    Backed by a torch.Generator on the model's device. A source with the same methods that draws
+    elsewhere (a test shares one NumPy stream with `tvae_ref`) reproduces a run decision by decision.
     """
 
     def __init__(self, generator: torch.Generator, device: torch.device, dtype: torch.dtype):
@@ -46,6 +39,17 @@ class Uniforms:
 
     def permutation(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.generator, device=self.device)
+
+    def flip_bits(self, shape: tuple[int, int, int], n_children: int) -> torch.Tensor:
+        """randflip's decision for n_children children of each of (N, M) states of H bits: (N, M, C).
+
+        That is `randflip_bits(u, n_children)` for uniforms u of `shape` (N, M, H). With one child per
+        state it is the index of the smallest of H uniforms, which is uniform on 0 .. H - 1: it is
+        drawn directly, one integer instead of H uniforms per child.
+        """
+        if n_children == 1:
+            return torch.randint(shape[-1], (*shape[:-1], 1), generator=self.generator, device=self.device)
+        return randflip_bits(self.random(shape), n_children)
 
 
 def as_uniforms(rng: torch.Generator | Uniforms, params: Params) -> Uniforms:
@@ -101,13 +105,20 @@ def crossover(parents: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     Pair k = (i, j) in lexicographic order is cut after bit c_k = 1 + floor(u_k (H - 1)), u (N, P (P-1) / 2),
     and gives the children (i before the cut, j after) and (j before, i after), in that order.
     """
-    N, P, H = parents.shape
-    i, j = torch.combinations(torch.arange(P, device=parents.device), 2).T  # (pairs,), (pairs,)
-    cut = 1 + (u * (H - 1)).long()  # (N, pairs)
-    head = torch.arange(H, device=parents.device) < cut[..., None]  # (N, pairs, H)
-    first = torch.where(head, parents[:, i], parents[:, j])
-    second = torch.where(head, parents[:, j], parents[:, i])
-    return torch.stack([first, second], dim=2).reshape(N, P * (P - 1), H)
+    H = parents.shape[-1]
+    return unpack_states(crossover_words(pack_states(parents), crossover_cuts(u, H), H), H)
+
+
+def crossover_cuts(u: torch.Tensor, H: int) -> torch.Tensor:
+    """Crossover points c = 1 + floor(u (H - 1)) in 1 .. H - 1: a child takes bits < c from its first parent."""
+    return 1 + (u * (H - 1)).long()
+
+
+def randflip_bits(u: torch.Tensor, n_children: int) -> torch.Tensor:
+    """The bits with the n_children smallest uniforms, ascending: u (N, M, H) -> (N, M, C)."""
+    if n_children == 1:
+        return u.argmin(dim=-1, keepdim=True)
+    return torch.topk(u, n_children, dim=-1, largest=False, sorted=True).indices
 
 
 def randflip_mask(u: torch.Tensor, n_children: int) -> torch.Tensor:
@@ -117,9 +128,8 @@ def randflip_mask(u: torch.Tensor, n_children: int) -> torch.Tensor:
     Returns (N, M n_children, H) uint8; child m * n_children + c belongs to state m.
     """
     N, M, H = u.shape
-    bits = torch.topk(u, n_children, dim=-1, largest=False, sorted=True).indices  # (N, M, C)
     mask = torch.zeros(N, M, n_children, H, dtype=torch.uint8, device=u.device)
-    mask.scatter_(-1, bits[..., None], 1)
+    mask.scatter_(-1, randflip_bits(u, n_children)[..., None], 1)
     return mask.reshape(N, M * n_children, H)
 
 
@@ -163,34 +173,43 @@ def _take_states(A: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return A.gather(1, order[..., None].expand(-1, -1, A.shape[2]))
 
 
-def children(parents: torch.Tensor, config: TrainConfig, pi: torch.Tensor, rng: Uniforms) -> torch.Tensor:
-    """Crossover (if configured) and mutation of selected parents (N, P, H): one generation's children."""
-    N, P, H = parents.shape
+def children_words(parents: torch.Tensor, H: int, config: TrainConfig, pi: torch.Tensor, rng: Uniforms
+                   ) -> torch.Tensor:
+    """`children` on packed parents (N, P, W): one generation's packed children (N, M_g, W)."""
+    N, P, _ = parents.shape
     if config.crossover:
-        base, per_state = crossover(parents, rng.random((N, P * (P - 1) // 2))), 1
+        base, per_state = crossover_words(parents, crossover_cuts(rng.random((N, P * (P - 1) // 2)), H), H), 1
     else:
         base, per_state = parents, config.n_children
     if config.mutation == "randflip":
-        return mutate(base.repeat_interleave(per_state, dim=1), randflip_mask(rng.random(base.shape), per_state))
-    base = base.repeat_interleave(per_state, dim=1)
-    p = sparseflip_probabilities(base, H * pi.mean(), config.bitflip_frequency or 1.0 / H)
-    return mutate(base, (rng.random(base.shape) < p).to(torch.uint8))
+        return flip_words(base, rng.flip_bits((N, base.shape[1], H), per_state))
+    K = unpack_states(base.repeat_interleave(per_state, dim=1), H)  # (N, M_g, H)
+    p = sparseflip_probabilities(K, H * pi.mean(), config.bitflip_frequency or 1.0 / H)
+    return pack_states(mutate(K, (rng.random(K.shape) < p).to(torch.uint8)))
 
 
-def evolve_unchecked(params: Params, X: torch.Tensor, K: torch.Tensor, fitness: torch.Tensor, config: TrainConfig,
-                     rng: Uniforms, observed: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """`evolve` without input checks, for the training loop."""
+def children(parents: torch.Tensor, config: TrainConfig, pi: torch.Tensor, rng: torch.Generator | Uniforms
+             ) -> torch.Tensor:
+    """Crossover (if configured) and mutation of selected parents (N, P, H): one generation's children."""
+    H = parents.shape[-1]
+    rng = rng if isinstance(rng, Uniforms) else Uniforms(rng, pi.device, pi.dtype)
+    return unpack_states(children_words(pack_states(parents), H, config, pi, rng), H)
+
+
+def evolve_unchecked(params: Params, X: torch.Tensor, words: torch.Tensor, fitness: torch.Tensor,
+                     config: TrainConfig, rng: Uniforms, observed: torch.Tensor | None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """`evolve` on packed Phi (N, S, W) without input checks: new words (N, M, W) and fitness (N, M)."""
     N = len(X)
-    candidates, candidate_fitness = K, fitness
-    new_states, new_fitness = [], []
+    candidates, candidate_fitness = words, fitness
+    new_words, new_fitness = [], []
     for _ in range(config.n_generations):
         idx = select_parents(candidate_fitness, rng.random((N, config.n_parents)), config.selection)  # (N, P)
-        parents = _take_states(candidates, idx)  # (N, P, H)
-        candidates = children(parents, config, params.pi, rng)  # (N, M_g, H)
-        candidate_fitness = log_pseudo_joint_unchecked(params, X, candidates, observed)
-        new_states.append(candidates)
+        candidates = children_words(_take_states(candidates, idx), params.H, config, params.pi, rng)  # (N, M_g, W)
+        candidate_fitness = log_pseudo_joint_unchecked(params, X, unpack_states(candidates, params.H), observed)
+        new_words.append(candidates)
         new_fitness.append(candidate_fitness)
-    return torch.cat(new_states, dim=1), torch.cat(new_fitness, dim=1)
+    return torch.cat(new_words, dim=1), torch.cat(new_fitness, dim=1)
 
 
 def evolve(params: Params, X, K, fitness: torch.Tensor, config: TrainConfig, rng: torch.Generator | Uniforms
@@ -202,20 +221,22 @@ def evolve(params: Params, X, K, fitness: torch.Tensor, config: TrainConfig, rng
     """
     X = check_data(X, params.D, params.device, params.dtype)
     K = check_states(K, params.H, len(X), params.device)
-    return evolve_unchecked(params, X, K, fitness, config, as_uniforms(rng, params), observed_mask(X))
+    words, fitness_new = evolve_unchecked(params, X, pack_states(K), fitness, config, as_uniforms(rng, params),
+                                          observed_mask(X))
+    return unpack_states(words, params.H), fitness_new
 
 
 def estep_unchecked(params: Params, X: torch.Tensor, words: torch.Tensor, config: TrainConfig, rng: Uniforms,
                     observed: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The E-step on packed Phi (N, S, W): returns the new states (N, S, H), their words and fitness (N, S)."""
-    K = unpack_states(words, params.H)  # (N, S, H)
-    fitness = log_pseudo_joint_unchecked(params, X, K, observed)
-    K_new, fitness_new = evolve_unchecked(params, X, K, fitness, config, rng, observed)
-    K_all = torch.cat([K, K_new], dim=1)  # (N, S + M, H)
-    words_all = torch.cat([words, pack_states(K_new)], dim=1)  # (N, S + M, W)
+    S = words.shape[1]
+    fitness = log_pseudo_joint_unchecked(params, X, unpack_states(words, params.H), observed)  # (N, S)
+    words_new, fitness_new = evolve_unchecked(params, X, words, fitness, config, rng, observed)
+    words_all = torch.cat([words, words_new], dim=1)  # (N, S + M, W)
     f_all = torch.cat([fitness, fitness_new], dim=1)  # (N, S + M)
-    order = keep_fittest(words_all, f_all, K.shape[1])  # (N, S)
-    return _take_states(K_all, order), _take_states(words_all, order), f_all.gather(1, order)
+    order = keep_fittest(words_all, f_all, S)  # (N, S)
+    words = _take_states(words_all, order)
+    return unpack_states(words, params.H), words, f_all.gather(1, order)
 
 
 def estep(params: Params, X, K, config: TrainConfig, rng: torch.Generator | Uniforms

@@ -123,7 +123,8 @@ def pseudo_joint_from_means(params: Params, X: torch.Tensor, K: torch.Tensor, mu
 def log_pseudo_joint_unchecked(params: Params, X: torch.Tensor, K: torch.Tensor,
                                observed: torch.Tensor | None) -> torch.Tensor:
     """`log_pseudo_joint` without input checks, for the training loop. Returns (N, S)."""
-    return pseudo_joint_from_means(params, X, K, means(params, K), observed)
+    Z = K.to(params.dtype)  # (N, S, H) as numbers, converted once for the decoder and the prior term
+    return pseudo_joint_from_means(params, X, Z, means(params, Z), observed)
 
 
 def log_pseudo_joint(params: Params, X, K) -> torch.Tensor:

@@ -11,24 +11,49 @@ import torch
 import torch.nn.functional as F
 
 
-def _bit_weights(device: torch.device) -> torch.Tensor:
-    return (1 << torch.arange(8, device=device)).to(torch.uint8)  # (8,) 1, 2, ..., 128
-
-
 def pack_states(K: torch.Tensor) -> torch.Tensor:
-    """Pack binary states (..., H) into 64-bit words (..., ceil(H / 64)) int64."""
+    """Pack binary states (..., H) into 64-bit words (..., ceil(H / 64)) int64.
+
+    Each group of 8 bits, read as one int64 (one bit in the low bit of each byte), is folded into its
+    low byte by three shift-or steps; the 8 bytes of a word are then read as one int64 (little-endian).
+    """
     H = K.shape[-1]
     n_words = -(-H // 64)
-    bits = F.pad(K.to(torch.uint8), (0, 64 * n_words - H))  # (..., 64 W)
-    as_bytes = (bits.reshape(*K.shape[:-1], 8 * n_words, 8) * _bit_weights(K.device)).sum(-1, dtype=torch.uint8)
-    return as_bytes.view(torch.int64)  # little-endian bytes of each word: bit h lands in bit h % 64
+    bits = F.pad(K.to(torch.uint8), (0, 64 * n_words - H)).contiguous()  # (..., 64 W)
+    v = bits.view(torch.int64)  # (..., 8 W): bit k of a byte group sits at bit 8 k
+    v = v | (v >> 7)
+    v = v | (v >> 14)
+    v = v | (v >> 28)  # now bit k of the group sits at bit k
+    return (v & 0xFF).to(torch.uint8).view(torch.int64)  # (..., W)
 
 
 def unpack_states(words: torch.Tensor, H: int) -> torch.Tensor:
-    """Inverse of `pack_states`: (..., W) int64 -> (..., H) uint8."""
-    as_bytes = words.contiguous().view(torch.uint8)  # (..., 8 W)
-    bits = (as_bytes[..., None] >> torch.arange(8, device=words.device, dtype=torch.uint8)) & 1  # (..., 8 W, 8)
-    return bits.reshape(*words.shape[:-1], -1)[..., :H]
+    """Inverse of `pack_states`: (..., W) int64 -> (..., H) uint8, spreading each byte over 8 bytes."""
+    v = words.contiguous().view(torch.uint8).to(torch.int64)  # (..., 8 W), one byte of bits each
+    v = (v | (v << 28)) & 0x0000000F0000000F
+    v = (v | (v << 14)) & 0x0003000300030003
+    v = (v | (v << 7)) & 0x0101010101010101  # bit k of the byte now sits at bit 8 k
+    return v.view(torch.uint8)[..., :H]  # (..., 64 W) -> (..., H)
+
+
+def crossover_words(words: torch.Tensor, cut: torch.Tensor, H: int) -> torch.Tensor:
+    """One-point crossover on packed parents (N, P, W): pair k = (i, j), in lexicographic order, cut
+    after bit cut[:, k] gives (i's head | j's tail) and (j's head | i's tail). Returns (N, P (P - 1), W)."""
+    N, P, n_words = words.shape
+    i, j = torch.combinations(torch.arange(P, device=words.device), 2).T  # (pairs,), (pairs,)
+    shift = (cut[..., None] - 64 * torch.arange(n_words, device=words.device)).clamp(0, 64)  # (N, pairs, W)
+    head = ~torch.bitwise_left_shift(torch.full_like(shift, -1), shift)  # the bits before the cut
+    w_i, w_j = words.index_select(1, i), words.index_select(1, j)  # (N, pairs, W)
+    swap = (w_i ^ w_j) & head
+    return torch.stack([w_j ^ swap, w_i ^ swap], dim=2).reshape(N, P * (P - 1), n_words)
+
+
+def flip_words(words: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+    """Children of packed states (N, M, W) that each flip one bit: bits (N, M, C) -> (N, M C, W)."""
+    N, M, C = bits.shape
+    word = torch.arange(words.shape[-1], device=words.device)  # (W,)
+    one_hot = torch.where(word == bits[..., None] // 64, torch.bitwise_left_shift(1, bits[..., None] % 64), 0)
+    return (words[:, :, None, :] ^ one_hot).reshape(N, M * C, words.shape[-1])
 
 
 def lexicographic_order(words: torch.Tensor) -> torch.Tensor:

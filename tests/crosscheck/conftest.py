@@ -47,6 +47,9 @@ class NumpyUniforms(tt.Uniforms):
     def permutation(self, n):
         return torch.from_numpy(self.rng.permutation(n))
 
+    def flip_bits(self, shape, n_children):
+        return tt.evolution.randflip_bits(self.random(shape), n_children)
+
 
 PROBLEMS = [  # (hidden layers, fraction of missing entries)
     ((3,), 0.0),

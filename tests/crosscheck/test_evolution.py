@@ -39,7 +39,7 @@ def test_selected_parents(selection):
     assert_close(tt.parent_probabilities(t64(fitness)), tr.parent_probabilities(fitness))
 
 
-@pytest.mark.parametrize("P, H", [(2, 2), (3, 6), (5, 9)])
+@pytest.mark.parametrize("P, H", [(2, 2), (3, 6), (5, 9), (4, 64), (3, 130)])
 def test_crossover_children(P, H):
     rng = np.random.default_rng(P)
     parents = (rng.random((4, P, H)) < 0.5).astype(np.uint8)

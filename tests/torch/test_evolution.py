@@ -91,3 +91,23 @@ def test_randflip_children_of_one_parent_flip_different_single_bits(gen):
 def test_unknown_selection_is_refused():
     with pytest.raises(ValueError, match="unknown selection"):
         tt.select_parents(torch.zeros(2, 3), torch.zeros(2, 2), "best")
+
+
+@pytest.mark.parametrize("H, C", [(8, 1), (70, 3), (130, 2)])
+def test_flipping_packed_words_is_randflip(gen, H, C):
+    K = (torch.rand(4, 5, H, generator=gen) < 0.2).to(torch.uint8)
+    u = torch.rand(4, 5, H, generator=gen)
+    expected = tt.mutate(K.repeat_interleave(C, dim=1), tt.randflip_mask(u, C))
+    flipped = tt.states.flip_words(tt.pack_states(K), tt.evolution.randflip_bits(u, C))
+    assert torch.equal(tt.unpack_states(flipped, H), expected)
+
+
+def test_one_flipped_bit_per_child_is_uniform_over_the_latents(gen):
+    """The direct draw of randflip's bit (one integer per child): chi-square, 15 dof, 99.9% quantile 37.70."""
+    source = tt.Uniforms(gen, torch.device("cpu"), torch.float32)
+    bits = source.flip_bits((100, 50, 16), 1)
+    assert bits.shape == (100, 50, 1)
+    counts = torch.bincount(bits.flatten(), minlength=16).double()
+    assert ((counts - 5000 / 16) ** 2 / (5000 / 16)).sum() < 37.70
+    several = source.flip_bits((100, 50, 16), 3)
+    assert all(len(set(row.tolist())) == 3 for row in several.reshape(-1, 3))
