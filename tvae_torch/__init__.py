@@ -11,8 +11,10 @@ Guiraud, Panagiotou and Lücke, 2022), on tensors:
   `apply_mstep`, `mstep` (Eq. 5), and Adam with the triangular cyclic rate from `torch.optim`;
 - `evolution` (with `states`): the evolutionary E-step, every random operator a pure function of
   uniforms `u` with the reference's shapes and meaning; Phi is stored packed, 64 latents per int64 word;
-- `train`: Algorithm 1 with a resumable `TrainState`; `checkpoint`, `pipeline` (denoising and
-  inpainting of images) and `cli` (the `tvae` command) build on it.
+- `train`: Algorithm 1 with a resumable `TrainState`. Around it: `checkpoint` (save and resume bit
+  for bit, atomic files), `run` (progress bar, log, checkpoints), `pipeline` (zero-shot denoising and
+  inpainting of one image), `data` (configs and preset data), `outputs`, `bench` and `cli` (the
+  `tvae` command).
 
 Every function takes its device, dtype and random source explicitly (float32 by default, float64 for
 the cross-checks against `tvae_ref`); there is no global device or random state. The E-step is

@@ -153,8 +153,9 @@ def train(X, config: TrainConfig, rng: torch.Generator | Uniforms, params: Param
     and dtype win); otherwise it starts as Sec. 3 says. `rng` draws every random decision: a
     torch.Generator on `device`, or a `Uniforms` source. `on_epoch(state)` sees the end of every epoch.
     """
-    if params is not None:
-        device, dtype = params.device, params.dtype
+    if params is not None or state is not None:
+        given = params if params is not None else state.params
+        device, dtype = given.device, given.dtype
     X = check_training_data(X, device, dtype)
     rng = rng if isinstance(rng, Uniforms) else Uniforms(rng, X.device, dtype)
     state = init_state(X, config, rng.generator, params, K) if state is None else state

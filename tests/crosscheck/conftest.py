@@ -10,6 +10,8 @@ from tests.conftest import tiny_params
 
 RTOL = 1e-10
 
+torch.set_num_threads(1)  # CI runs two test processes on two cores: one thread each keeps them from fighting
+
 
 def t64(a) -> torch.Tensor:
     return torch.tensor(np.asarray(a), dtype=torch.float64)

@@ -5,6 +5,8 @@ import torch
 
 import tvae_torch as tt
 
+torch.set_num_threads(1)  # CI runs two test processes on two cores: one thread each keeps them from fighting
+
 
 @pytest.fixture
 def gen():
