@@ -7,6 +7,8 @@ kept packed, (..., ceil(H / 64)) int64 words with bit h of state z in bit h % 64
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 
@@ -36,11 +38,17 @@ def unpack_states(words: torch.Tensor, H: int) -> torch.Tensor:
     return v.view(torch.uint8)[..., :H]  # (..., 64 W) -> (..., H)
 
 
+@lru_cache(maxsize=16)
+def _pairs(P: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pairs (i, j), i < j, of P parents in lexicographic order: two (P (P - 1) / 2,) index tensors."""
+    return tuple(torch.combinations(torch.arange(P, device=device), 2).T)
+
+
 def crossover_words(words: torch.Tensor, cut: torch.Tensor, H: int) -> torch.Tensor:
     """One-point crossover on packed parents (N, P, W): pair k = (i, j), in lexicographic order, cut
     after bit cut[:, k] gives (i's head | j's tail) and (j's head | i's tail). Returns (N, P (P - 1), W)."""
     N, P, n_words = words.shape
-    i, j = torch.combinations(torch.arange(P, device=words.device), 2).T  # (pairs,), (pairs,)
+    i, j = _pairs(P, words.device)  # (pairs,), (pairs,)
     shift = (cut[..., None] - 64 * torch.arange(n_words, device=words.device)).clamp(0, 64)  # (N, pairs, W)
     head = ~torch.bitwise_left_shift(torch.full_like(shift, -1), shift)  # the bits before the cut
     w_i, w_j = words.index_select(1, i), words.index_select(1, j)  # (N, pairs, W)
@@ -58,9 +66,8 @@ def flip_words(words: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
 
 def lexicographic_order(words: torch.Tensor) -> torch.Tensor:
     """Per row, the order (N, T) that sorts states (N, T, W) by their words; equal states keep their order."""
-    N, T, n_words = words.shape
-    order = torch.arange(T, device=words.device).expand(N, T)
-    for w in reversed(range(n_words)):  # least significant word first: a stable radix sort
+    order = torch.sort(words[..., -1], dim=1, stable=True).indices  # least significant word first:
+    for w in reversed(range(words.shape[-1] - 1)):  # a stable radix sort over the words
         key = words[..., w].gather(1, order)
         order = order.gather(1, torch.sort(key, dim=1, stable=True).indices)
     return order
@@ -82,11 +89,25 @@ def is_duplicate(K: torch.Tensor) -> torch.Tensor:
 def keep_fittest(words: torch.Tensor, fitness: torch.Tensor, S: int) -> torch.Tensor:
     """Indices (N, S) of the S fittest distinct states of each row of (N, T, W) words, fittest first.
 
-    Repeats rank below every distinct state (fitness is finite), and a stable sort keeps the earlier
-    of two equally fit states first, so older states win ties.
+    Repeats rank below every distinct state (fitness is finite), and among equally fit states the
+    earlier one ranks first (a stable sort), so older states win ties.
     """
     ranked = torch.where(duplicate_words(words), -torch.inf, fitness)  # (N, T)
+    if ranked.dtype == torch.float32:
+        return _top_float32(ranked, S)
     return torch.sort(ranked, dim=1, descending=True, stable=True).indices[:, :S]
+
+
+def _top_float32(ranked: torch.Tensor, S: int) -> torch.Tensor:
+    """The first S of a stable descending sort of float32 rows (N, T), found by topk on unique keys:
+    the float's bits made to order like the floats in the high half of an int64, the position
+    reversed (earlier ranks higher among equals) in the low half. Several times faster than the sort."""
+    T = ranked.shape[1]
+    bits = (ranked + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into 0.0, which the sort holds equal
+    monotone = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: larger magnitude, smaller key
+    reversed_position = T - 1 - torch.arange(T, device=ranked.device)
+    keys = (monotone.to(torch.int64) << 32) | reversed_position  # (N, T), all different
+    return T - 1 - (torch.topk(keys, S, dim=1).values & 0xFFFFFFFF)
 
 
 def init_states(N: int, S: int, H: int, generator: torch.Generator, p_on: float | None = None,

@@ -111,3 +111,12 @@ def test_one_flipped_bit_per_child_is_uniform_over_the_latents(gen):
     assert ((counts - 5000 / 16) ** 2 / (5000 / 16)).sum() < 37.70
     several = source.flip_bits((100, 50, 16), 3)
     assert all(len(set(row.tolist())) == 3 for row in several.reshape(-1, 3))
+
+
+def test_the_float32_ranking_is_the_stable_sort(gen):
+    """keep_fittest ranks float32 fitness by topk on packed keys; it must pick what the float64 sort picks."""
+    words = torch.randint(0, 6, (50, 40, 1), generator=gen)  # many repeats
+    fitness = torch.randint(-4, 3, (50, 40), generator=gen).float() / 2  # many ties, negative, zero
+    fitness[:, 0] = -0.0
+    top32 = keep_fittest(words, fitness, 5)
+    assert torch.equal(top32, keep_fittest(words, fitness.double(), 5))
