@@ -36,52 +36,15 @@ From the shell: `tvae train bars`, `tvae denoise noisy.npy --preset house-25`, `
 """
 
 from tvae_common.config import PRESETS, TrainConfig, preset
-from tvae_torch.bound import (
-                              all_states,
-                              estimate,
-                              exact_log_likelihood,
-                              free_energy,
-                              free_energy_entropy_form,
-                              free_energy_kl_form,
-                              log_sum_exp,
-                              posterior_weights,
-)
-from tvae_torch.evolution import (
-                              Uniforms,
-                              children,
-                              crossover,
-                              estep,
-                              evolve,
-                              init_states,
-                              is_duplicate,
-                              mutate,
-                              pack_states,
-                              parent_probabilities,
-                              randflip_mask,
-                              select_parents,
-                              sparseflip_probabilities,
-                              unpack_states,
-                              update_states,
-)
-from tvae_torch.learning import (
-                              MStepStats,
-                              adam_with_cyclic_lr,
-                              apply_mstep,
-                              decoder_gradient,
-                              mstep,
-                              mstep_statistics,
-)
-from tvae_torch.model import (
-                              Params,
-                              decode,
-                              init_params,
-                              layer_outputs,
-                              log_joint,
-                              log_joint_constant,
-                              log_prior,
-                              log_pseudo_joint,
-                              sample,
-)
+from tvae_torch.bound import (all_states, estimate, exact_log_likelihood, free_energy, free_energy_entropy_form,
+                              free_energy_kl_form, log_sum_exp, posterior_weights)
+from tvae_torch.evolution import (Uniforms, children, crossover, estep, evolve, init_states, is_duplicate, mutate,
+                                  pack_states, parent_probabilities, randflip_mask, select_parents,
+                                  sparseflip_probabilities, unpack_states, update_states)
+from tvae_torch.learning import (MStepStats, adam_with_cyclic_lr, apply_mstep, decoder_gradient, mstep,
+                                 mstep_statistics)
+from tvae_torch.model import (Params, decode, init_params, layer_outputs, log_joint, log_joint_constant, log_prior,
+                              log_pseudo_joint, sample)
 from tvae_torch.train import TrainResult, TrainState, data_variance, fill_missing, train
 
 __all__ = [

@@ -5,15 +5,8 @@ from __future__ import annotations
 import torch
 
 from tvae_torch.checks import check_data, check_states
-from tvae_torch.model import (
-    Params,
-    log_joint,
-    log_joint_constant,
-    log_prior,
-    means,
-    observed_mask,
-    pseudo_joint_from_means,
-)
+from tvae_torch.model import (Params, log_joint, log_joint_constant, log_prior, means, observed_mask,
+                              pseudo_joint_from_means)
 
 MAX_EXACT_H = 20
 CHUNK_ELEMENTS = 2**24  # how many numbers one chunk of a large evaluation may hold per layer

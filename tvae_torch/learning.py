@@ -33,7 +33,7 @@ class MStepStats:
     q_z: torch.Tensor  # sum_n sum_z q(z) z, (H,)
     q_err: torch.Tensor  # () sum_n sum_z q(z) ||x - mu(z)||^2 over observed entries
     n_points: int  # N
-    n_observed: torch.Tensor  # () number of observed entries, D N without missing data
+    n_observed: int | torch.Tensor  # observed entries: D N without missing data, else a () tensor
 
     def __add__(self, other: MStepStats) -> MStepStats:
         return MStepStats(self.q_z + other.q_z, self.q_err + other.q_err,
@@ -48,7 +48,7 @@ def statistics_from_means(q: torch.Tensor, mu: torch.Tensor, X: torch.Tensor, K:
         residual = torch.where(observed[:, None, :], residual, 0.0)
     q_err = torch.einsum("ns,ns->", q, residual.square().sum(-1))
     q_z = torch.einsum("ns,nsh->h", q, K.to(q.dtype))
-    n_observed = torch.tensor(X.numel(), device=X.device) if observed is None else observed.sum()
+    n_observed = X.numel() if observed is None else observed.sum()  # counted on the device: no read-back
     return MStepStats(q_z, q_err, len(X), n_observed)
 
 

@@ -21,7 +21,7 @@ from tvae_torch.model import Params, log_joint, means
 from tvae_torch.run import RunOptions, run_training
 from tvae_torch.states import init_packed_states, unpack_states
 
-CHUNK = 4096  # patches per chunk when every patch is inferred or estimated at once
+CHUNK = 1024  # patches per chunk when every patch is inferred or estimated at once
 
 
 def check_image(image: np.ndarray, patch_size: int, allow_missing: bool) -> np.ndarray:

@@ -129,7 +129,7 @@ def init_states(N: int, S: int, H: int, generator: torch.Generator, p_on: float 
 
 
 def init_packed_states(N: int, S: int, H: int, generator: torch.Generator, device: torch.device | str = "cpu",
-                       chunk: int = 4096) -> torch.Tensor:
+                       chunk: int = 1024) -> torch.Tensor:
     """`init_states` for a large data set, packed chunk by chunk: (N, S, ceil(H / 64)) int64."""
     return torch.cat([pack_states(init_states(min(chunk, N - start), S, H, generator, device=device))
                       for start in range(0, N, chunk)])

@@ -12,12 +12,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from tvae_common.config import TrainConfig
-from tvae_torch.bound import (
-    estimate_from_means,
-    free_energy_from_means,
-    log_sum_exp,
-    posterior_weights,
-)
+from tvae_torch.bound import estimate_from_means, free_energy_from_means, log_sum_exp, posterior_weights
 from tvae_torch.checks import as_tensor, check_data, check_states
 from tvae_torch.evolution import Uniforms, estep_unchecked
 from tvae_torch.learning import MStepStats, adam_with_cyclic_lr, apply_mstep, statistics_from_means
