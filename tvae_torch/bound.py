@@ -6,7 +6,7 @@ import torch
 
 from tvae_torch.checks import check_data, check_states
 from tvae_torch.model import (Params, log_joint, log_joint_constant, log_prior, means, observed_mask,
-                              pseudo_joint_from_means)
+                              pseudo_joint_from_errors, squared_error)
 
 MAX_EXACT_H = 20
 CHUNK_ELEMENTS = 2**24  # how many numbers one chunk of a large evaluation may hold per layer
@@ -22,11 +22,17 @@ def posterior_weights(log_joints: torch.Tensor) -> torch.Tensor:
     return torch.softmax(log_joints, dim=-1)
 
 
+def free_energy_from_errors(params: Params, X: torch.Tensor, K: torch.Tensor, errors: torch.Tensor
+                            ) -> torch.Tensor:
+    """Eq. (7) for unchecked inputs whose squared errors (N, S) are given; differentiable in them and Theta."""
+    log_joints = pseudo_joint_from_errors(params, K, errors) + log_joint_constant(params, X)[:, None]
+    return log_sum_exp(log_joints).sum()
+
+
 def free_energy_from_means(params: Params, X: torch.Tensor, K: torch.Tensor, mu: torch.Tensor,
                            observed: torch.Tensor | None) -> torch.Tensor:
     """Eq. (7) for unchecked inputs whose decoder means mu are given; differentiable in mu and Theta."""
-    log_joints = pseudo_joint_from_means(params, X, K, mu, observed) + log_joint_constant(params, X)[:, None]
-    return log_sum_exp(log_joints).sum()
+    return free_energy_from_errors(params, X, K, squared_error(X, mu, observed))
 
 
 def free_energy(params: Params, X, K) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from tvae_common.config import TrainConfig
 from tvae_torch.bound import free_energy, posterior_weights
 from tvae_torch.checks import check_data, check_states
-from tvae_torch.model import PI_MIN, Params, log_joint, means, observed_mask
+from tvae_torch.model import PI_MIN, Params, log_joint, means, observed_mask, squared_error
 
 
 def decoder_gradient(params: Params, X, K) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -40,16 +40,13 @@ class MStepStats:
                           self.n_points + other.n_points, self.n_observed + other.n_observed)
 
 
-def statistics_from_means(q: torch.Tensor, mu: torch.Tensor, X: torch.Tensor, K: torch.Tensor,
-                          observed: torch.Tensor | None) -> MStepStats:
-    """The sums of Eq. (5) from weights q (N, S), means mu (N, S, D), data X (N, D) and states K (N, S, H)."""
-    residual = X[:, None, :] - mu  # (N, S, D)
-    if observed is not None:
-        residual = torch.where(observed[:, None, :], residual, 0.0)
-    q_err = torch.einsum("ns,ns->", q, residual.square().sum(-1))
+def statistics_from_errors(q: torch.Tensor, errors: torch.Tensor, K: torch.Tensor, observed: torch.Tensor | None,
+                           n_entries: int) -> MStepStats:
+    """The sums of Eq. (5) from weights q (N, S), squared errors over observed entries (N, S) and states K
+    (N, S, H); `observed` (N, D) or None when all `n_entries` entries of the data are observed."""
     q_z = torch.einsum("ns,nsh->h", q, K.to(q.dtype))
-    n_observed = X.numel() if observed is None else observed.sum()  # counted on the device: no read-back
-    return MStepStats(q_z, q_err, len(X), n_observed)
+    n_observed = n_entries if observed is None else observed.sum()  # counted on the device: no read-back
+    return MStepStats(q_z, (q * errors).sum(), len(q), n_observed)
 
 
 def mstep_statistics(params: Params, X, K, q: torch.Tensor | None = None) -> MStepStats:
@@ -57,7 +54,8 @@ def mstep_statistics(params: Params, X, K, q: torch.Tensor | None = None) -> MSt
     X = check_data(X, params.D, params.device, params.dtype)
     K = check_states(K, params.H, len(X), params.device)
     q = posterior_weights(log_joint(params, X, K)) if q is None else q  # (N, S)
-    return statistics_from_means(q, means(params, K), X, K, observed_mask(X))
+    observed = observed_mask(X)
+    return statistics_from_errors(q, squared_error(X, means(params, K), observed), K, observed, X.numel())
 
 
 def apply_mstep(params: Params, stats: MStepStats) -> Params:

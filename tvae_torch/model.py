@@ -107,17 +107,22 @@ def squared_error(X: torch.Tensor, mu: torch.Tensor, observed: torch.Tensor | No
 
     `observed` (N, D) marks the entries that count; None means that X holds no NaN.
     """
-    diff = X[:, None, :] - mu  # (N, S, D)
+    diff = mu - X[:, None, :]  # (N, S, D); this sign spares autograd a negation
     if observed is not None:
         diff = torch.where(observed[:, None, :], diff, 0.0)
     return diff.square().sum(-1)
 
 
+def pseudo_joint_from_errors(params: Params, K: torch.Tensor, errors: torch.Tensor) -> torch.Tensor:
+    """Eq. (9) / 2 sigma^2 for states K (N, S, H) whose squared errors ||x - mu(z)||^2 are `errors` (N, S)."""
+    pi_tilde = torch.log1p(-params.pi) - torch.log(params.pi)  # (H,)
+    return -errors / (2 * params.sigma2) - K.to(params.dtype) @ pi_tilde
+
+
 def pseudo_joint_from_means(params: Params, X: torch.Tensor, K: torch.Tensor, mu: torch.Tensor,
                             observed: torch.Tensor | None) -> torch.Tensor:
     """Eq. (9) / 2 sigma^2 for states K with decoder means mu. Returns (N, S)."""
-    pi_tilde = torch.log1p(-params.pi) - torch.log(params.pi)  # (H,)
-    return -squared_error(X, mu, observed) / (2 * params.sigma2) - K.to(params.dtype) @ pi_tilde
+    return pseudo_joint_from_errors(params, K, squared_error(X, mu, observed))
 
 
 def log_pseudo_joint_unchecked(params: Params, X: torch.Tensor, K: torch.Tensor,

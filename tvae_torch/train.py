@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from tvae_common.config import TrainConfig
-from tvae_torch.bound import estimate_from_means, free_energy_from_means, log_sum_exp, posterior_weights
+from tvae_torch.bound import estimate_from_means, free_energy_from_errors, log_sum_exp, posterior_weights
 from tvae_torch.checks import as_tensor, check_data, check_states
 from tvae_torch.evolution import Uniforms, estep_unchecked
-from tvae_torch.learning import MStepStats, adam_with_cyclic_lr, apply_mstep, statistics_from_means
-from tvae_torch.model import Params, init_params, log_joint_constant, means, observed_mask
+from tvae_torch.learning import MStepStats, adam_with_cyclic_lr, apply_mstep, statistics_from_errors
+from tvae_torch.model import Params, init_params, log_joint_constant, means, observed_mask, squared_error
 from tvae_torch.states import duplicate_words, init_packed_states, pack_states, unpack_states
 
 
@@ -99,14 +99,16 @@ def train_batch(params: Params, X: torch.Tensor, words: torch.Tensor, config: Tr
         K, words, fitness = estep_unchecked(params, X, words, config, rng, observed)
         log_joints = fitness + log_joint_constant(params, X)[:, None]  # of the updated Phi(n)
         q = posterior_weights(log_joints)  # (B, S), Eq. (12)
-    theta = params.W + params.b
+    theta, Z = params.W + params.b, K.to(params.dtype)  # Z (B, S, H): the states as numbers
     with torch.enable_grad():
-        mu = means(params, K)  # (B, S, D), one differentiable pass for Eq. (5), Eq. (15) and the gradient
-        stats = statistics_from_means(q, mu.detach(), X, K, observed)
-        X_grad, observed_grad = X, observed
+        mu = means(params, Z)  # (B, S, D), one differentiable pass for Eq. (5), Eq. (15) and the gradient
+        errors = squared_error(X, mu, observed)  # (B, S) over the observed entries
+        stats = statistics_from_errors(q, errors.detach(), Z, observed, X.numel())
+        X_grad = X
         if config.missing == "fill" and observed is not None:
-            X_grad, observed_grad = fill_missing(X, estimate_from_means(q, mu.detach())), None
-        grads = torch.autograd.grad(free_energy_from_means(params, X_grad, K, mu, observed_grad), theta)
+            X_grad = fill_missing(X, estimate_from_means(q, mu.detach()))
+            errors = squared_error(X_grad, mu, None)
+        grads = torch.autograd.grad(free_energy_from_errors(params, X_grad, Z, errors), theta)
     for t, g in zip(theta, grads):
         t.grad = -g / len(X)  # Adam descends the loss -F / B
     optimizer.step()
