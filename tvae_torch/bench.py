@@ -18,6 +18,7 @@ import time
 import torch
 
 from tvae_common.config import preset
+from tvae_torch.checks import check_device
 from tvae_torch.data import preset_data
 from tvae_torch.evolution import Uniforms
 from tvae_torch.outputs import device_description, versions
@@ -42,7 +43,7 @@ def synchronize(device: torch.device) -> None:
 
 
 def measure(args: argparse.Namespace) -> dict:
-    device = torch.device(args.device)
+    device = check_device(args.device)
     name, n_default = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
     name = args.preset or name
     config = preset(name)

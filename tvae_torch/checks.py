@@ -9,6 +9,19 @@ from __future__ import annotations
 import torch
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """A device this machine has: 'cpu', or 'cuda' / 'cuda:K' where CUDA is available."""
+    try:
+        device = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {device!r}: use cpu or cuda") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was asked for, but this machine has no CUDA device for torch")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device} is not supported: use cpu or cuda")
+    return device
+
+
 def as_tensor(A, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """An array or tensor on the model's device in the model's dtype (no copy when it is already)."""
     return torch.as_tensor(A, dtype=dtype, device=device)

@@ -23,6 +23,7 @@ import torch
 from tvae_common.config import SELECTIONS, TrainConfig, image_settings, preset
 from tvae_common.images import DataFileError, add_noise, load_image, psnr
 from tvae_torch import bench
+from tvae_torch.checks import check_device
 from tvae_torch.data import load_config, set_fields, training_data
 from tvae_torch.outputs import report, save_image, save_json
 from tvae_torch.pipeline import check_image, restore
@@ -86,6 +87,7 @@ def build_config(args: argparse.Namespace, name: str | None) -> TrainConfig:
 
 
 def run_options(args: argparse.Namespace, name: str) -> RunOptions:
+    check_device(args.device)
     out = args.out or Path("runs") / f"{args.command}-{name}-seed{args.seed}"
     if args.checkpoint_every < 1:
         raise ValueError("--checkpoint-every must be positive")

@@ -144,6 +144,7 @@ def test_bad_input_gives_a_clear_error_and_no_output(crops, tmp_path, capsys):
         (("train", "house-99"), "unknown preset 'house-99'"),
         (("denoise", tmp_path / "missing.npy"), "no image file"),
         (("train", "bars", "--set", "Q=3"), "unknown TrainConfig fields"),
+        (("train", "bars", "--device", "tpu"), "unknown device 'tpu'"),
     ]
     for argv, message in cases:
         assert bad(tmp_path, *argv) == []
@@ -172,3 +173,9 @@ def test_python_m_tvae_torch_runs_the_command():
     done = subprocess.run([sys.executable, "-m", "tvae_torch", "train", "nonsense"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 1 and "unknown preset 'nonsense'" in done.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_it_is_a_clear_error(tmp_path, capsys):
+    assert bad(tmp_path, "train", "bars", "--device", "cuda") == []
+    assert "no CUDA device" in capsys.readouterr().err
