@@ -24,7 +24,7 @@ from tvae_common.config import SELECTIONS, TrainConfig, image_settings, preset
 from tvae_common.images import DataFileError, add_noise, load_image, psnr
 from tvae_torch import bench
 from tvae_torch.checks import check_device
-from tvae_torch.data import load_config, set_fields, training_data
+from tvae_torch.data import load_config, read_config_file, set_fields, training_data
 from tvae_torch.outputs import report, save_image, save_json
 from tvae_torch.pipeline import check_image, restore
 from tvae_torch.run import RunOptions, run_training
@@ -130,10 +130,11 @@ def input_image(args: argparse.Namespace, settings_name: str) -> tuple[np.ndarra
 
 def cmd_restore(args: argparse.Namespace) -> dict:
     name = args.preset if args.config is None else args.config.stem
+    settings = read_config_file(args.config).get("preset", args.preset) if args.config else args.preset
     config = build_config(args, args.preset)
     options = run_options(args, name)
-    image, clean = input_image(args, args.preset)
-    size = args.patch_size or image_settings(args.preset).patch_size
+    image, clean = input_image(args, settings)
+    size = args.patch_size or image_settings(settings).patch_size
     check_image(image, size, allow_missing=args.command == "inpaint")
     if clean is not None and clean.shape != image.shape:
         raise ValueError(f"the clean image {clean.shape} and the input {image.shape} differ in shape")
