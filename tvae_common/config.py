@@ -129,3 +129,37 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """The data side of an image preset: the image, the patch size, the added noise, the missing pixels.
+
+    Patches are all overlapping `patch_size` x `patch_size` windows (Appendix B.2); `noise_sigma` is the
+    standard deviation of the white Gaussian noise added on the 0..255 scale (not clipped);
+    `missing_fraction` of the pixels is removed for inpainting (Appendix C).
+    """
+
+    image: str
+    patch_size: int
+    noise_sigma: float = 0.0
+    missing_fraction: float = 0.0
+
+    def __post_init__(self):
+        if self.patch_size < 1 or self.noise_sigma < 0 or not 0 <= self.missing_fraction < 1:
+            raise ValueError(f"impossible image settings {self}")
+
+
+IMAGE_SETTINGS: dict[str, ImageSettings] = {
+    "house-15": ImageSettings("house.png", 8, noise_sigma=15.0),
+    "house-25": ImageSettings("house.png", 8, noise_sigma=25.0),
+    "house-50": ImageSettings("house.png", 12, noise_sigma=50.0),
+    "inpaint-house-50": ImageSettings("house.png", 12, missing_fraction=0.5),
+}
+
+
+def image_settings(name: str) -> ImageSettings:
+    """The data settings of an image preset, with a clear error for presets that are not about an image."""
+    if name not in IMAGE_SETTINGS:
+        raise ValueError(f"preset {name!r} has no image settings; image presets are {sorted(IMAGE_SETTINGS)}")
+    return IMAGE_SETTINGS[name]

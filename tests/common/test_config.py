@@ -41,3 +41,14 @@ def test_impossible_settings_are_refused(changes, message):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         TrainConfig(H=2, hidden=(), S=2, n_parents=2, n_children=1, n_generations=1).S = 3
+
+
+def test_image_presets_fix_patch_size_and_noise():
+    from tvae_common.config import IMAGE_SETTINGS, image_settings
+
+    assert [(s.patch_size, s.noise_sigma) for s in (image_settings(f"house-{k}") for k in (15, 25, 50))] == [
+        (8, 15.0), (8, 25.0), (12, 50.0)]
+    assert image_settings("inpaint-house-50").missing_fraction == 0.5
+    assert set(IMAGE_SETTINGS) <= set(PRESETS)
+    with pytest.raises(ValueError, match="no image settings"):
+        image_settings("bars")

@@ -1,0 +1,78 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tvae_torch as tt
+
+
+def test_float32_is_the_default_and_float64_is_available(gen):
+    assert tt.init_params(4, (3,), 2, gen).dtype == torch.float32
+    params = tt.init_params(4, (3,), 2, gen, dtype=torch.float64)
+    assert all(t.dtype == torch.float64 for t in params.W + params.b + [params.pi, params.sigma2])
+
+
+def test_float32_and_float64_give_the_same_bound(small):
+    params, X, K = small
+    p64 = tt.Params([w.double() for w in params.W], [v.double() for v in params.b], params.pi.double(),
+                    params.sigma2.double())
+    F32, F64 = tt.free_energy(params, X, K), tt.free_energy(p64, X.double(), K)
+    assert F32.dtype == torch.float32
+    np.testing.assert_allclose(float(F32), float(F64), rtol=1e-5)
+
+
+def test_xavier_scale_and_prior_start(gen):
+    params = tt.init_params(64, (64,), 144, gen)
+    np.testing.assert_allclose(float(params.W[1].std()), math.sqrt(2 / (64 + 144)), rtol=0.05)
+    assert (params.pi == 1 / 64).all() and all((b == 0).all() for b in params.b)
+
+
+def draw(seed):
+    return tt.sample(tt.init_params(5, (4,), 3, torch.Generator().manual_seed(seed)), 20,
+                     torch.Generator().manual_seed(seed + 1))
+
+
+def test_a_generator_seed_reproduces_sampling():
+    (X1, Z1), (X2, Z2) = draw(3), draw(3)
+    assert torch.equal(X1, X2) and torch.equal(Z1, Z2)
+    assert not torch.equal(draw(4)[0], X1)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda p, X, K: tt.log_joint(p, X[:, :3], K), r"shape \(N, 5\)"),
+    (lambda p, X, K: tt.log_joint(p, X, K[..., :4]), r"\(N, S, 8\)"),
+    (lambda p, X, K: tt.log_joint(p, X, K[:3]), "7 data points|3 data points"),
+    (lambda p, X, K: tt.log_joint(p, X, K * 2), "binary"),
+    (lambda p, X, K: tt.log_joint(p, torch.where(X > 0, torch.inf, X), K), "infinite"),
+])
+def test_bad_input_is_refused_with_a_clear_error(small, bad, match):
+    params, X, K = small
+    with pytest.raises(ValueError, match=match):
+        bad(params, X, K)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(pi=torch.full((8,), 1.0)), "strictly between"),
+    (dict(sigma2=-1.0), "positive"),
+    (dict(pi=torch.full((7,), 0.5)), r"pi must have shape \(8,\)"),
+])
+def test_bad_parameters_are_refused(small, change, match):
+    params, _, _ = small
+    fields = dict(W=params.W, b=params.b, pi=params.pi, sigma2=params.sigma2) | change
+    with pytest.raises(ValueError, match=match):
+        tt.Params(**fields)
+
+
+def test_layers_that_do_not_chain_are_refused(gen):
+    with pytest.raises(ValueError, match="takes 3 inputs"):
+        tt.Params([torch.zeros(2, 4), torch.zeros(3, 1)], [torch.zeros(4), torch.zeros(1)], torch.full((2,), 0.5), 1.0)
+
+
+def test_missing_entries_are_left_out_of_the_log_joint(small):
+    params, X, K = small
+    X_missing = X.clone()
+    X_missing[:, 0] = torch.nan
+    lj = tt.log_joint(params, X_missing, K)
+    smaller = tt.Params([params.W[0], params.W[1][:, 1:]], [params.b[0], params.b[1][1:]], params.pi, params.sigma2)
+    torch.testing.assert_close(lj, tt.log_joint(smaller, X[:, 1:], K))

@@ -1,0 +1,83 @@
+"""`tvae bench`: seconds per training epoch at a preset's settings, printed as JSON (not a test).
+
+CPU default: house-25 on a seeded subset of 6200 noisy patches (the figure the issue compares with the
+authors' ~10 s per epoch); CUDA default: house-50 on all 60025 patches, with the peak GPU memory.
+A decoder evaluation is one state z passed through the decoder: per epoch the E-step evaluates
+N (S + new states) of them and the gradient passes N S of them forward and backward. Wall and CPU
+seconds are both reported, with the load average of the machine: on a shared CPU they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+
+from tvae_common.config import preset
+from tvae_torch.checks import check_device
+from tvae_torch.data import preset_data
+from tvae_torch.evolution import Uniforms
+from tvae_torch.outputs import device_description, versions
+from tvae_torch.training import check_training_data, init_state, train_epoch
+
+DEFAULTS = {"cpu": ("house-25", 6200), "cuda": ("house-50", None)}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--preset", help="default: house-25 on the CPU, house-50 on CUDA")
+    parser.add_argument("--patches", type=int, help="default: 6200 on the CPU, all on CUDA")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice for this machine)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    device = check_device(args.device)
+    name, n_default = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
+    name = args.preset or name
+    config = preset(name)
+    X = check_training_data(preset_data(name, args.seed, None), device, getattr(torch, args.dtype))
+    n = args.patches or n_default or len(X)
+    X = X[torch.randperm(len(X), generator=torch.Generator().manual_seed(args.seed))[:n].to(device)]
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    state = init_state(X, config, generator)
+    rng = Uniforms(generator, device, X.dtype)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    wall, cpu, load_before = [], [], os.getloadavg()[0]
+    for _ in range(args.epochs):
+        synchronize(device)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        train_epoch(state, X, config, rng, None)
+        synchronize(device)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    median = statistics.median(wall)
+    estep_states = len(X) * (config.S + config.n_new_states)
+    return {
+        "benchmark": "tvae bench", "preset": name, "patches": len(X), "epochs": args.epochs, "dtype": args.dtype,
+        "device": device_description(args.device), "threads": torch.get_num_threads(),
+        "seconds_per_epoch": [round(t, 3) for t in wall], "median_seconds_per_epoch": round(median, 3),
+        "cpu_seconds_per_epoch": [round(t, 3) for t in cpu],
+        "estep_states_per_epoch": estep_states, "estep_states_per_second": round(estep_states / median),
+        "gradient_states_per_epoch": len(X) * config.S,
+        "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after: others' work
+        "free_energy": state.free_energy, "versions": versions(),
+    }
+
+
+def print_measurement(args: argparse.Namespace) -> int:
+    print(json.dumps(measure(args), indent=1))
+    return 0

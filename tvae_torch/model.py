@@ -1,0 +1,159 @@
+"""The generative model, Eq. (1), and its log-joint probability (Eqs. 1, 9), on tensors.
+
+Public functions check their inputs and accept arrays or tensors; the `*_unchecked` helpers below
+them are what the training loop calls on the device, with the data set's NaN mask decided once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from tvae_torch.checks import as_tensor, check_data, check_model, check_states
+
+PI_MIN = 1e-5  # the M-step keeps every pi_h inside [PI_MIN, 1 - PI_MIN]
+
+
+@dataclass(frozen=True)
+class Params:
+    """Theta = {W, pi, sigma^2} of Eq. (1): decoder weights W[l] (in, out), biases b[l] (out,), all on one device."""
+
+    W: list[torch.Tensor]
+    b: list[torch.Tensor]
+    pi: torch.Tensor  # (H,)
+    sigma2: torch.Tensor  # () a scalar tensor, so that reading it never waits for the device
+
+    def __post_init__(self):
+        W, b = list(self.W), list(self.b)
+        if not W:
+            raise ValueError("the decoder needs at least one layer")
+        object.__setattr__(self, "W", W)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "pi", as_tensor(self.pi, W[0].device, W[0].dtype))
+        object.__setattr__(self, "sigma2", as_tensor(self.sigma2, W[0].device, W[0].dtype))
+        check_model(W, b, self.pi, self.sigma2)
+
+    @property
+    def H(self) -> int:
+        return self.W[0].shape[0]
+
+    @property
+    def D(self) -> int:
+        return self.W[-1].shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.W[0].device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.W[0].dtype
+
+
+def init_params(H: int, hidden: tuple[int, ...], D: int, generator: torch.Generator, sigma2: float = 0.01,
+                device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Params:
+    """Xavier-normal weights, zero biases, pi = 1/H (Sec. 3 of the paper)."""
+    sizes = (H, *hidden, D)
+    W = [torch.randn(n_in, n_out, generator=generator, device=device, dtype=dtype) * math.sqrt(2.0 / (n_in + n_out))
+         for n_in, n_out in zip(sizes, sizes[1:])]
+    b = [torch.zeros(n_out, device=device, dtype=dtype) for n_out in sizes[1:]]
+    return Params(W, b, torch.full((H,), 1.0 / H, device=device, dtype=dtype), sigma2)
+
+
+def layer_outputs(params: Params, K: torch.Tensor) -> list[torch.Tensor]:
+    """The decoder's input z and every layer's output; the last one is mu(z; W) of Eq. (1)."""
+    lead = K.shape[:-1]
+    a = [K.reshape(-1, K.shape[-1]).to(params.dtype)]  # (R, H), R = all leading dimensions
+    for l, (W, b) in enumerate(zip(params.W, params.b)):
+        h = torch.addmm(b, a[-1], W)  # (R, out)
+        a.append(h if l == len(params.W) - 1 else torch.relu(h))
+    return [x.reshape(*lead, x.shape[-1]) for x in a]
+
+
+def means(params: Params, K: torch.Tensor) -> torch.Tensor:
+    """mu(z; W) for unchecked states (..., H) -> (..., D)."""
+    return layer_outputs(params, K)[-1]
+
+
+def decode(params: Params, K) -> torch.Tensor:
+    """The decoder mean mu(z; W) of Eq. (1): ReLU hidden layers, linear output. (..., H) -> (..., D)."""
+    return means(params, check_states(K, params.H, device=params.device))
+
+
+def sample(params: Params, N: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ancestral sampling from Eq. (1): z ~ Bern(pi), x ~ N(mu(z), sigma^2 I). Returns X (N, D), Z (N, H)."""
+    u = torch.rand(N, params.H, generator=generator, device=params.device, dtype=params.dtype)
+    Z = (u < params.pi).to(torch.uint8)  # (N, H)
+    noise = torch.randn(N, params.D, generator=generator, device=params.device, dtype=params.dtype)
+    return means(params, Z) + params.sigma2.sqrt() * noise, Z  # (N, D), (N, H)
+
+
+def log_prior(pi: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """log Bern(z; pi) of Eq. (1), for states (..., H) -> (...)."""
+    K = K.to(pi.dtype)
+    return K @ torch.log(pi) + (1 - K) @ torch.log1p(-pi)
+
+
+def observed_mask(X: torch.Tensor) -> torch.Tensor | None:
+    """~isnan(X), or None when nothing is missing (then no masking is needed). Reads from the device."""
+    observed = ~torch.isnan(X)
+    return None if bool(observed.all()) else observed
+
+
+def squared_error(X: torch.Tensor, mu: torch.Tensor, observed: torch.Tensor | None) -> torch.Tensor:
+    """||x - mu(z)||^2 over the observed entries: X (N, D), mu (N, S, D) or (S, D) -> (N, S).
+
+    `observed` (N, D) marks the entries that count; None means that X holds no NaN.
+    """
+    diff = mu - X[:, None, :]  # (N, S, D); this sign spares autograd a negation
+    if observed is not None:
+        diff = torch.where(observed[:, None, :], diff, 0.0)
+    return diff.square().sum(-1)
+
+
+def pseudo_joint_from_errors(params: Params, K: torch.Tensor, errors: torch.Tensor) -> torch.Tensor:
+    """Eq. (9) / 2 sigma^2 for states K (N, S, H) whose squared errors ||x - mu(z)||^2 are `errors` (N, S)."""
+    pi_tilde = torch.log1p(-params.pi) - torch.log(params.pi)  # (H,)
+    return -errors / (2 * params.sigma2) - K.to(params.dtype) @ pi_tilde
+
+
+def pseudo_joint_from_means(params: Params, X: torch.Tensor, K: torch.Tensor, mu: torch.Tensor,
+                            observed: torch.Tensor | None) -> torch.Tensor:
+    """Eq. (9) / 2 sigma^2 for states K with decoder means mu. Returns (N, S)."""
+    return pseudo_joint_from_errors(params, K, squared_error(X, mu, observed))
+
+
+def log_pseudo_joint_unchecked(params: Params, X: torch.Tensor, K: torch.Tensor,
+                               observed: torch.Tensor | None) -> torch.Tensor:
+    """`log_pseudo_joint` without input checks, for the training loop. Returns (N, S)."""
+    Z = K.to(params.dtype)  # (N, S, H) as numbers, converted once for the decoder and the prior term
+    return pseudo_joint_from_means(params, X, Z, means(params, Z), observed)
+
+
+def log_pseudo_joint(params: Params, X, K) -> torch.Tensor:
+    """The z-dependent part of log p(x, z), Eq. (9) divided by 2 sigma^2. Returns (N, S).
+
+    -||x - mu(z)||^2 / (2 sigma^2) - pi_tilde^T z with pi_tilde_h = log((1 - pi_h) / pi_h).
+    Comparing these values is the same as comparing log-joints (Eq. 8).
+    """
+    X = check_data(X, params.D, params.device, params.dtype)
+    K = check_states(K, params.H, len(X), params.device)
+    return log_pseudo_joint_unchecked(params, X, K, observed_mask(X))
+
+
+def log_joint_constant(params: Params, X: torch.Tensor) -> torch.Tensor:
+    """log p(x, z) - log_pseudo_joint: the terms of Eq. (1) that do not depend on z. Returns (N,)."""
+    D_observed = (~torch.isnan(X)).sum(dim=1).to(params.dtype)  # (N,)
+    return -0.5 * D_observed * torch.log(2 * math.pi * params.sigma2) + torch.log1p(-params.pi).sum()
+
+
+def log_joint(params: Params, X, K) -> torch.Tensor:
+    """log p(x, z) = log N(x; mu(z), sigma^2 I) + log Bern(z; pi) with all constants, Eq. (1).
+
+    NaN entries of X are missing and are left out of the likelihood. X (N, D), K (N, S, H) or (S, H)
+    shared by all data points. Returns (N, S).
+    """
+    X = check_data(X, params.D, params.device, params.dtype)
+    return log_pseudo_joint(params, X, K) + log_joint_constant(params, X)[:, None]

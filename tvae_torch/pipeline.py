@@ -1,0 +1,107 @@
+"""Zero-shot restoration of one image (Appendix B.2, C): patches, training, Eq. (15) per patch, merging.
+
+Every overlapping patch is a data point. The model is trained on all of them (or on a seeded subset),
+every patch gets its posterior mean of Eq. (15) under the trained model, and each pixel is the plain
+mean of the estimates of the patches that cover it. For inpainting, missing pixels are NaN; only they
+are replaced in the restored image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tvae_common.config import TrainConfig
+from tvae_common.images import extract_patches, merge_patches
+from tvae_torch.bound import estimate_from_means, posterior_weights
+from tvae_torch.evolution import Uniforms, estep_unchecked
+from tvae_torch.model import Params, log_joint, means
+from tvae_torch.run import RunOptions, run_training
+from tvae_torch.states import init_packed_states, unpack_states
+
+CHUNK = 1024  # patches per chunk when every patch is inferred or estimated at once
+
+
+def check_image(image: np.ndarray, patch_size: int, allow_missing: bool) -> np.ndarray:
+    """A 2-D float image on which patches of `patch_size` fit; NaN only where pixels may be missing."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"the image must be 2-D (grey), got an array of shape {image.shape}")
+    if patch_size > min(image.shape):
+        raise ValueError(f"patch size {patch_size} is larger than the image {image.shape}")
+    if np.isinf(image).any() or (np.isnan(image).any() and not allow_missing):
+        raise ValueError("the image holds infinite or NaN values" + ("" if allow_missing else
+                         "; NaN marks missing pixels, which `tvae inpaint` restores"))
+    if np.isnan(image).all():
+        raise ValueError("every pixel of the image is missing: there is nothing to learn from")
+    return image
+
+
+def training_subset(N: int, n_patches: int | None, seed: int) -> np.ndarray:
+    """Indices of the patches to train on: all, or a seeded random subset of n_patches, in order."""
+    if n_patches is None or n_patches >= N:
+        return np.arange(N)
+    if n_patches < 1:
+        raise ValueError(f"--patches must be positive, got {n_patches}")
+    return np.sort(np.random.default_rng(seed).choice(N, n_patches, replace=False))
+
+
+def infer_states(params: Params, X: torch.Tensor, words: torch.Tensor, config: TrainConfig, rng: Uniforms,
+                 sweeps: int) -> torch.Tensor:
+    """E-steps with fixed parameters over all data points, chunk by chunk: better Phi for every patch."""
+    observed = ~torch.isnan(X)
+    with torch.no_grad():
+        for _ in range(sweeps):
+            for start in range(0, len(X), CHUNK):
+                part = slice(start, start + CHUNK)
+                words[part] = estep_unchecked(params, X[part], words[part], config, rng, observed[part])[1]
+    return words
+
+
+def estimate_all(params: Params, X: torch.Tensor, words: torch.Tensor) -> np.ndarray:
+    """Eq. (15) for every data point, chunk by chunk: (N, D) float64 on the host."""
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(X), CHUNK):
+            K = unpack_states(words[start : start + CHUNK], params.H)  # (chunk, S, H)
+            q = posterior_weights(log_joint(params, X[start : start + CHUNK], K))
+            parts.append(estimate_from_means(q, means(params, K)).double().cpu().numpy())
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class Restoration:
+    image: np.ndarray  # the restored image, float64, not clipped
+    params: Params
+    free_energy: list[float]
+    sigma2: list[float]
+    seconds: list[float]  # per epoch
+    n_patches: int
+    n_trained: int
+
+
+def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: RunOptions,
+            n_patches: int | None = None, sweeps: int = 0) -> Restoration:
+    """Denoise (no NaN) or inpaint (NaN = missing) one image with a TVAE trained on its own patches.
+
+    With a training subset, the patches left out get their Phi from `sweeps` E-steps with the
+    trained model (every patch also gets them when sweeps > 0).
+    """
+    image = check_image(image, patch_size, allow_missing=True)
+    patches = extract_patches(image, patch_size)  # (N, D)
+    subset = training_subset(len(patches), n_patches, options.seed)
+    if len(subset) < len(patches) and sweeps < 1:
+        raise ValueError("training on a subset of the patches needs E-step sweeps (sweeps >= 1) for the others")
+    result, X_train, seconds = run_training(patches[subset], config, options)
+    X = torch.as_tensor(patches, dtype=options.dtype, device=X_train.device)
+    generator = torch.Generator(device=X.device).manual_seed(options.seed + 1)
+    words = init_packed_states(len(X), config.S, config.H, generator, X.device)
+    words[torch.as_tensor(subset, device=X.device)] = result.words
+    if sweeps > 0:
+        words = infer_states(result.params, X, words, config, Uniforms(generator, X.device, options.dtype), sweeps)
+    restored = merge_patches(estimate_all(result.params, X, words), image.shape)
+    restored = np.where(np.isnan(image), restored, image) if np.isnan(image).any() else restored
+    return Restoration(restored, result.params, result.free_energy.tolist(), result.sigma2.tolist(), seconds,
+                       len(patches), len(subset))
