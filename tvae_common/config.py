@@ -1,7 +1,9 @@
 """Training configuration shared by both backends, and the paper's presets.
 
 The numbers of the presets are the settings of the paper's experiments (Appendix B, Tables 3 and 6)
-as the authors ran them; `../shared/NOTES.md` lists where each one comes from.
+as the authors ran them; `../shared/NOTES.md` lists where each one comes from. Their runs made children
+by bit flips alone (the paper: "Crossover could also be employed"), so crossover is off in every preset;
+`crossover=True` gives the full Algorithm 1 with one-point crossover before the flips.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class TrainConfig:
     n_parents: int
     n_children: int
     n_generations: int
-    crossover: bool = True
+    crossover: bool = False
     mutation: Mutation = "randflip"
     selection: Selection = "fitness"
     bitflip_frequency: float | None = None

@@ -23,7 +23,7 @@ def test_unknown_preset_is_named_in_the_error():
     "changes, message",
     [
         (dict(S=257), "impossible"),
-        (dict(n_children=5), "n_parents - 1"),
+        (dict(crossover=True, n_children=5), "n_parents - 1"),
         (dict(selection="best"), "selection must be one of"),
         (dict(mutation="flip"), "mutation must be one of"),
         (dict(lr_min=0.1, lr_max=0.01), "lr_min <= lr_max"),

@@ -85,7 +85,7 @@ def test_updated_phi_and_fitness(problem):
 
 
 CONFIGS = [
-    TrainConfig(H=6, hidden=(3,), S=9, n_parents=3, n_children=2, n_generations=2),
+    TrainConfig(H=6, hidden=(3,), S=9, n_parents=3, n_children=2, n_generations=2, crossover=True),
     TrainConfig(H=6, hidden=(3,), S=9, n_parents=2, n_children=3, n_generations=2, crossover=False),
     TrainConfig(H=6, hidden=(3,), S=9, n_parents=3, n_children=2, n_generations=1, mutation="sparseflip",
                 selection="uniform"),

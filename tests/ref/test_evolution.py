@@ -143,7 +143,7 @@ def test_state_update_keeps_S_distinct_states_and_never_lowers_the_bound(tiny, s
 def test_estep_improves_the_bound_for_every_operator_setting(tiny):
     params, X, K = tiny
     for config in [
-        TrainConfig(H=4, hidden=(3,), S=5, n_parents=3, n_children=2, n_generations=2),
+        TrainConfig(H=4, hidden=(3,), S=5, n_parents=3, n_children=2, n_generations=2, crossover=True),
         TrainConfig(H=4, hidden=(3,), S=5, n_parents=2, n_children=3, n_generations=2, crossover=False),
         TrainConfig(H=4, hidden=(3,), S=5, n_parents=3, n_children=2, n_generations=1, mutation="sparseflip",
                     selection="uniform"),
@@ -156,7 +156,7 @@ def test_estep_improves_the_bound_for_every_operator_setting(tiny):
 
 def test_evolve_makes_the_configured_number_of_children(tiny):
     params, X, K = tiny
-    config = TrainConfig(H=4, hidden=(3,), S=5, n_parents=3, n_children=2, n_generations=2)
+    config = TrainConfig(H=4, hidden=(3,), S=5, n_parents=3, n_children=2, n_generations=2, crossover=True)
     f = tr.log_pseudo_joint(params, X, K)
     new, f_new = tr.evolve(params, X, K, f, config, np.random.default_rng(0))
     assert new.shape == (len(X), config.n_new_states, 4) == (6, 12, 4)

@@ -59,7 +59,7 @@ def test_state_update_keeps_S_distinct_states_and_never_lowers_the_bound(small, 
 
 
 CONFIGS = [
-    TrainConfig(H=8, hidden=(6,), S=7, n_parents=3, n_children=2, n_generations=3),
+    TrainConfig(H=8, hidden=(6,), S=7, n_parents=3, n_children=2, n_generations=3, crossover=True),
     TrainConfig(H=8, hidden=(6,), S=7, n_parents=2, n_children=4, n_generations=2, crossover=False,
                 selection="uniform"),
     TrainConfig(H=8, hidden=(6,), S=7, n_parents=3, n_children=2, n_generations=2, mutation="sparseflip",
