@@ -15,6 +15,11 @@ import numpy as np
 SIDE = 4
 PI = 2 / 8
 SIGMA2 = 0.01
+SUPPRESSED = ((0, 1), (0, 7))  # pairs of bars that the correlated network never draws together
+# Bar combinations whose likelihood tells whether a model learned the correlations: the suppressed
+# pairs first, then ordinary images of the correlated data (bars 0, 1 and 7 alone and in allowed
+# pairs, other bars, and no bar at all).
+PROBES = (*SUPPRESSED, (0,), (1,), (7,), (1, 7), (0, 4), (2, 5), (3, 4, 6), ())
 
 
 def bar_images(side: int = SIDE) -> np.ndarray:
@@ -24,6 +29,12 @@ def bar_images(side: int = SIDE) -> np.ndarray:
         bars[i, i, :] = 1.0
         bars[side + i, :, i] = 1.0
     return bars.reshape(2 * side, side * side)
+
+
+def superposed_bars(bar_sets) -> np.ndarray:
+    """Noiseless images (len(bar_sets), 16) that show exactly the given bars, each a tuple of bar indices."""
+    bars = bar_images()
+    return np.stack([bars[list(bar_set)].sum(axis=0) for bar_set in bar_sets])
 
 
 def generating_weights(correlated: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:

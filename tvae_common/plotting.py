@@ -64,3 +64,19 @@ def frame_axes(fig_or_axes, color: str = "0.6"):
             for spine in ax.spines.values():
                 spine.set_color(color)
     return fig_or_axes
+
+
+def labelled_grid(images: np.ndarray, shape: tuple[int, int], row_labels: Sequence[str],
+                  col_labels: Sequence[str] | None = None, cmap: str = "gray", scale: float = 0.9, **imshow):
+    """Images (R, C, D) as R rows of C framed (h, w) images, each row labelled on its left; returns the figure."""
+    images = np.asarray(images)
+    R, C = images.shape[:2]
+    fig, axes = plt.subplots(R, C, figsize=(scale * C + 1.2, scale * R), squeeze=False)
+    for r, c in np.ndindex(R, C):
+        axes[r, c].imshow(images[r, c].reshape(shape), cmap=cmap, **imshow)
+        if col_labels is not None and r == 0:
+            axes[r, c].set_title(col_labels[c], fontsize=8)
+    frame_axes(fig)
+    for r in range(R):
+        axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
+    return fig

@@ -1,6 +1,7 @@
 import numpy as np
 
-from tvae_common.bars import bar_images, bars_data, matched_bars
+from tvae_common.bars import (SUPPRESSED, bar_images, bars_data, generating_weights, matched_bars,
+                               superposed_bars)
 
 
 def test_bar_images_are_the_four_rows_and_four_columns():
@@ -34,3 +35,18 @@ def test_matched_bars_counts_bars_drawn_by_single_latents():
     shuffled = bars.copy()
     shuffled[0] = bars[0] + bars[4]  # one latent draws two bars at once
     assert matched_bars(shuffled) == 7
+
+
+def test_superposed_bars_add_the_chosen_bars():
+    images = superposed_bars([(0, 4), (), (1,)]).reshape(3, 4, 4)
+    assert images[0, 0, 0] == 2 and images[0].sum() == 8
+    assert (images[1] == 0).all()
+    np.testing.assert_array_equal(images[2], bar_images()[1].reshape(4, 4))
+
+
+def test_the_correlated_network_never_draws_the_suppressed_pairs():
+    _, Z = bars_data(4000, np.random.default_rng(1), correlated=True)
+    (W0, _), _ = generating_weights(correlated=True)
+    shown = np.maximum(Z @ W0, 0) > 0  # (N, 8): which bars each image shows
+    for i, j in SUPPRESSED:
+        assert shown[:, i].any() and shown[:, j].any() and not (shown[:, i] & shown[:, j]).any()
