@@ -37,7 +37,7 @@ class LostContact(RuntimeError):
 
 
 @contextmanager
-def talking():
+def as_lost_contact():
     """Turn the errors of a transfer between processes (gloo: RuntimeError, nccl: DistBackendError) into LostContact."""
     try:
         yield
@@ -101,7 +101,7 @@ class Shard:
         if self.size == 1:
             return tensors
         flat = torch.cat([t.reshape(-1) for t in tensors])
-        with talking():
+        with as_lost_contact():
             dist.all_reduce(flat)
         return [part.view_as(t) for part, t in zip(flat.split([t.numel() for t in tensors]), tensors)]
 
@@ -113,7 +113,7 @@ class Shard:
             return A
         if self.rank != 0:
             if len(A):
-                with talking():
+                with as_lost_contact():
                     dist.send(A.contiguous(), dst=0)
             return None
         out = torch.empty((self.N, *A.shape[1:]), dtype=A.dtype)
@@ -122,7 +122,7 @@ class Shard:
             lo, hi = self.bounds[r], self.bounds[r + 1]
             if hi > lo:
                 part = torch.empty((hi - lo, *A.shape[1:]), dtype=A.dtype, device=A.device)
-                with talking():
+                with as_lost_contact():
                     dist.recv(part, src=r)
                 out[lo:hi] = part.cpu()
         return out
@@ -136,13 +136,13 @@ class Shard:
         if self.rank != 0:
             part = torch.empty((self.hi - self.lo, *shape), dtype=dtype, device=device)
             if len(part):
-                with talking():
+                with as_lost_contact():
                     dist.recv(part, src=0)
             return part
         for r in range(1, self.size):
             lo, hi = self.bounds[r], self.bounds[r + 1]
             if hi > lo:
-                with talking():
+                with as_lost_contact():
                     dist.send(A[lo:hi].to(device).contiguous(), dst=r)
         return A[self.rows].to(device, copy=True)
 
@@ -151,7 +151,7 @@ class Shard:
         if self.size == 1:
             return obj
         box = [obj]
-        with talking():
+        with as_lost_contact():
             dist.broadcast_object_list(box, src=0)
         return box[0]
 

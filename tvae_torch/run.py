@@ -17,7 +17,7 @@ from tqdm import tqdm
 from tvae_common.config import TrainConfig
 from tvae_torch.checkpoint import atomic_path, load_checkpoint, save_checkpoint
 from tvae_torch.distributed import Shard, even_shard
-from tvae_torch.training import TrainResult, TrainState, check_training_data, init_state, train
+from tvae_torch.training import TrainResult, TrainState, check_shard, check_training_data, init_state, train
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ def run_training(X, config: TrainConfig, options: RunOptions) -> tuple[TrainResu
     data on the device and the seconds of every epoch (those before a resume included)."""
     X = check_training_data(X, options.device, options.dtype)
     shard = even_shard(len(X), options.rank, options.processes)
+    check_shard(shard, X, config)  # before the start, which may take a while
     generator = torch.Generator(device=X.device).manual_seed(options.seed)
     state, seconds = start(X, config, options, generator, shard)
     bar = tqdm(total=config.epochs, initial=min(state.epoch, config.epochs), unit="epoch",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
+import torch.distributed as dist
 
 from tvae_common.config import TrainConfig
 from tvae_torch.bound import estimate_from_means, free_energy_from_errors, log_sum_exp, posterior_weights
@@ -168,12 +169,16 @@ def summed(shard: Shard, F: torch.Tensor, stats: MStepStats) -> tuple[torch.Tens
 
 
 def check_shard(shard: Shard, X: torch.Tensor, config: TrainConfig) -> None:
-    """A shard of X's points, and a configuration whose E-step treats every data point on its own."""
+    """A shard of X's points in a process group that matches it, and an E-step that treats every point alone."""
     if shard.N != len(X):
         raise ValueError(f"the shard splits {shard.N} data points but X holds {len(X)}")
     if shard.size > 1 and config.selection == "tvo-compatible":
         raise ValueError("tvo-compatible selection normalises the fitness over the whole batch, which a split "
                          "batch does not see; train it in one process, or use 'fitness' or 'uniform'")
+    group = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    if shard.size > 1 and group != (shard.rank, shard.size):
+        raise ValueError(f"a shard of process {shard.rank} of {shard.size} needs torch.distributed's default "
+                         "group of as many processes, with this process at that rank (see distributed.py)")
 
 
 def detached(params: Params) -> Params:

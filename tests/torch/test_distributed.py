@@ -102,10 +102,12 @@ def test_initial_states_of_a_shard_are_its_rows_of_all_states():
     assert torch.equal(gen_part.get_state(), gen_all.get_state())
 
 
-def test_split_training_refuses_the_batch_wide_selection():
+def test_split_training_refuses_the_batch_wide_selection_and_a_missing_process_group():
     X = torch.from_numpy(bars_data(20, np.random.default_rng(0))[0])
     with pytest.raises(ValueError, match="whole batch"):
         tt.train(X, tt.preset("bars").with_(selection="tvo-compatible", epochs=1), torch.Generator(),
                  shard=even_shard(20, 0, 2))
     with pytest.raises(ValueError, match="splits 21 data points"):
         tt.train(X, tt.preset("bars").with_(epochs=1), torch.Generator(), shard=even_shard(21, 0, 2))
+    with pytest.raises(ValueError, match="default group of as many processes"):
+        tt.train(X, tt.preset("bars").with_(epochs=1), torch.Generator(), shard=even_shard(20, 1, 2))
