@@ -2,13 +2,15 @@
 
 The data points are split into contiguous shards, one per process. A process keeps Phi(n) only for
 the points of its shard and runs the E-step and the decoder passes on them; every process holds
-the parameters and the data set X (4 to 7 times smaller than Phi for the paper's image presets). All processes draw every random decision of the
-run from the same generator in the order of a single process: the epoch's permutation, and for
-each batch the uniforms of all its B points, of which a process keeps the rows of its own points.
-The batch is therefore the single-process batch; the gradient of its free energy (Eq. 7) is summed
-over the processes before every Adam step, and the sums of Eq. (5) and the free energy at the end
-of every epoch. Every process then takes the same steps, and a run on K processes ends with the
-states and parameters of a run on one, up to the order of floating-point sums.
+the parameters and the data set X (6 to 7 times smaller than Phi for the house presets). All
+processes draw every random decision of the run from the same generator in the order of a single
+process: the epoch's permutation, and for each batch the uniforms of all its B points, of which a
+process keeps the rows of its own points. The batch is therefore the single-process batch; the
+gradient of its free energy (Eq. 7) is summed over the processes before every Adam step, and the
+sums of Eq. (5) and the free energy at the end of every epoch. Every process then takes the same
+steps, and a run on K processes ends with the states and parameters of a run on one, up to the
+order of floating-point sums. (On CUDA, the numbers a generator draws can depend on the GPU model:
+the processes should run on GPUs of one model.)
 
 `Shard` says which points a process owns and does the sums, the gathering (checkpoints, estimates
 for rank 0) and the scattering (resuming). `process_group` joins the processes that torchrun
