@@ -14,7 +14,7 @@ Guiraud, Panagiotou and Lücke, 2022), on tensors:
 - `train`: Algorithm 1 with a resumable `TrainState`. Around it: `checkpoint` (save and resume bit
   for bit, atomic files), `run` (progress bar, log, checkpoints), `pipeline` (zero-shot denoising and
   inpainting of one image), `data` (configs and preset data), `outputs`, `bench` and `cli` (the
-  `tvae` command).
+  `tvae` command), and `distributed` (data-parallel training on processes that torchrun starts).
 
 Every function takes its device, dtype and random source explicitly (float32 by default, float64 for
 the cross-checks against `tvae_ref`); there is no global device or random state. The E-step is

@@ -5,6 +5,7 @@ authors' ~10 s per epoch); CUDA default: house-50 on all 60025 patches, with the
 A decoder evaluation is one state z passed through the decoder: per epoch the E-step evaluates
 N (S + new states) of them and the gradient passes N S of them forward and backward. Wall and CPU
 seconds are both reported, with the load average of the machine: on a shared CPU they differ.
+Under torchrun the processes split the patches as in training; the CPU seconds are summed over them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from tvae_common.config import preset
 from tvae_torch.checks import check_device
 from tvae_torch.data import preset_data
+from tvae_torch.distributed import even_shard
 from tvae_torch.evolution import Uniforms
 from tvae_torch.outputs import device_description, versions
 from tvae_torch.training import check_training_data, init_state, train_epoch
@@ -51,7 +53,8 @@ def measure(args: argparse.Namespace) -> dict:
     n = args.patches or n_default or len(X)
     X = X[torch.randperm(len(X), generator=torch.Generator().manual_seed(args.seed))[:n].to(device)]
     generator = torch.Generator(device=device).manual_seed(args.seed)
-    state = init_state(X, config, generator)
+    shard = even_shard(len(X), args.rank, args.processes)
+    state = init_state(X, config, generator, shard=shard)
     rng = Uniforms(generator, device, X.dtype)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -59,15 +62,16 @@ def measure(args: argparse.Namespace) -> dict:
     for _ in range(args.epochs):
         synchronize(device)
         start, start_cpu = time.perf_counter(), time.process_time()
-        train_epoch(state, X, config, rng, None)
+        train_epoch(state, X[shard.rows], config, rng, None, shard)
         synchronize(device)
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
+    cpu = shard.sum([torch.tensor(cpu, dtype=torch.float64, device=device)])[0].tolist()  # all processes
     median = statistics.median(wall)
     estep_states = len(X) * (config.S + config.n_new_states)
     return {
         "benchmark": "tvae bench", "preset": name, "patches": len(X), "epochs": args.epochs, "dtype": args.dtype,
-        "device": device_description(args.device), "threads": torch.get_num_threads(),
+        "device": device_description(args.device), "processes": shard.size, "threads": torch.get_num_threads(),
         "seconds_per_epoch": [round(t, 3) for t in wall], "median_seconds_per_epoch": round(median, 3),
         "cpu_seconds_per_epoch": [round(t, 3) for t in cpu],
         "estep_states_per_epoch": estep_states, "estep_states_per_second": round(estep_states / median),
@@ -78,6 +82,8 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
-def print_measurement(args: argparse.Namespace) -> int:
-    print(json.dumps(measure(args), indent=1))
-    return 0
+def print_measurement(args: argparse.Namespace) -> None:
+    """Measure; process 0 prints."""
+    measured = measure(args)
+    if args.rank == 0:
+        print(json.dumps(measured, indent=1))

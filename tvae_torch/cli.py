@@ -6,15 +6,18 @@
     tvae inpaint holes.npy --preset inpaint-house-50                            # NaN = missing pixel
     tvae inpaint house.png --mask mask.png                                      # mask: non-zero = missing
     tvae bench
+    torchrun --standalone --nproc-per-node 2 -m tvae_torch train house-25 --threads 1   # two processes
 
 Every output file is written atomically (a failed run leaves no partial file). `--resume` continues
-a run from its checkpoint and ends bit for bit where the uninterrupted run would have.
+a run from its checkpoint and ends bit for bit where the uninterrupted run would have. Under torchrun,
+the processes split the data points (distributed.py); process 0 writes every file.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ from tvae_common.images import DataFileError, add_noise, load_image, psnr
 from tvae_torch import bench
 from tvae_torch.checks import check_device
 from tvae_torch.data import load_config, read_config_file, set_fields, training_data
+from tvae_torch.distributed import LostContact, launched, process_device, process_group
 from tvae_torch.outputs import report, save_image, save_json
 from tvae_torch.pipeline import check_image, restore
 from tvae_torch.run import RunOptions, run_training
@@ -92,10 +96,10 @@ def run_options(args: argparse.Namespace, name: str) -> RunOptions:
     if args.checkpoint_every < 1:
         raise ValueError("--checkpoint-every must be positive")
     return RunOptions(out, args.seed, args.device, DTYPES[args.dtype], args.checkpoint_every, args.resume,
-                      not args.quiet)
+                      not args.quiet, args.rank, args.processes)
 
 
-def cmd_train(args: argparse.Namespace) -> dict:
+def cmd_train(args: argparse.Namespace) -> dict | None:
     is_file = args.preset_or_config.endswith(".json")
     name = Path(args.preset_or_config).stem if is_file else args.preset_or_config
     if is_file:
@@ -104,6 +108,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     options = run_options(args, name)
     X = training_data(args.config, name, args.patches, args.seed)
     result, _, seconds = run_training(X, config, options)
+    if options.rank != 0:
+        return None
     return report(args, config, options, result.free_energy.tolist(), result.sigma2.tolist(), seconds,
                   {"data_points": len(X)})
 
@@ -128,7 +134,7 @@ def input_image(args: argparse.Namespace, settings_name: str) -> tuple[np.ndarra
     return np.where(np.random.default_rng(args.mask_seed).random(clean.shape) < fraction, np.nan, clean), clean
 
 
-def cmd_restore(args: argparse.Namespace) -> dict:
+def cmd_restore(args: argparse.Namespace) -> dict | None:
     name = args.preset if args.config is None else args.config.stem
     settings = read_config_file(args.config).get("preset", args.preset) if args.config else args.preset
     config = build_config(args, args.preset)
@@ -140,6 +146,8 @@ def cmd_restore(args: argparse.Namespace) -> dict:
         raise ValueError(f"the clean image {clean.shape} and the input {image.shape} differ in shape")
     sweeps = args.sweeps if args.sweeps is not None else (10 if args.patches else 0)
     result = restore(image, size, config, options, args.patches, sweeps)
+    if result is None:  # not process 0
+        return None
     extra = {"image_shape": list(image.shape), "patch_size": size, "patches": result.n_patches,
              "trained_patches": result.n_trained, "sweeps": sweeps}
     if clean is not None:
@@ -151,19 +159,36 @@ def cmd_restore(args: argparse.Namespace) -> dict:
     return report(args, config, options, result.free_energy, result.sigma2, result.seconds, extra)
 
 
+def execute(args: argparse.Namespace) -> None:
+    """Run the command; process 0 writes result.json."""
+    if args.command == "bench":
+        bench.print_measurement(args)
+        return
+    summary = cmd_train(args) if args.command == "train" else cmd_restore(args)
+    if summary is not None:
+        save_json(Path(summary["out"]) / "result.json", summary)
+        print(f"results in {summary['out']}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.rank, args.processes, local_rank = launched()
+    where = f" (process {args.rank} of {args.processes})" if args.processes > 1 else ""
     try:
-        if args.command == "bench":
-            return bench.print_measurement(args)
-        summary = cmd_train(args) if args.command == "train" else cmd_restore(args)
-        save_json(Path(summary["out"]) / "result.json", summary)
+        if args.processes > 1:
+            args.device = str(check_device(process_device(args.device, local_rank, args.processes)))
+        with process_group(torch.device(args.device)) if args.processes > 1 else nullcontext():
+            execute(args)
     except (ValueError, FileNotFoundError, DataFileError) as error:
-        print(f"tvae {args.command}: error: {error}", file=sys.stderr)
+        print(f"tvae {args.command}{where}: error: {error}", file=sys.stderr)
         return 1
-    print(f"results in {summary['out']}", file=sys.stderr)
+    except LostContact as error:
+        print(f"tvae {args.command}{where}: error: lost contact with the other processes, one of which has failed "
+              f"or stopped answering ({error}). The last checkpoint in the output folder is intact: run the same "
+              "command with --resume to continue.", file=sys.stderr)
+        return 1
     return 0

@@ -57,7 +57,7 @@ def report(args, config: TrainConfig, options, free_energy: list[float], sigma2:
     return {
         "command": shlex.join(["tvae", *args.argv]),
         "out": str(options.out), "seed": options.seed, "config": asdict(config), "dtype": str(options.dtype),
-        "device": device_description(options.device), "versions": versions(),
+        "device": device_description(options.device), "processes": options.processes, "versions": versions(),
         "timings": {"seconds_per_epoch": seconds, "train_seconds": sum(seconds)},
         "free_energy": free_energy, "sigma2": sigma2,
         "learned_sigma": math.sqrt(sigma2[-1]) if sigma2 else None, **extra,

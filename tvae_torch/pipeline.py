@@ -3,7 +3,8 @@
 Every overlapping patch is a data point. The model is trained on all of them (or on a seeded subset),
 every patch gets its posterior mean of Eq. (15) under the trained model, and each pixel is the plain
 mean of the estimates of the patches that cover it. For inpainting, missing pixels are NaN; only they
-are replaced in the restored image.
+are replaced in the restored image. On several processes, each infers and estimates the patches
+around its training shard, and process 0 merges the estimates into the image.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from tvae_common.config import TrainConfig
 from tvae_common.images import extract_patches, merge_patches
 from tvae_torch.bound import estimate_from_means, posterior_weights
+from tvae_torch.distributed import Shard, batch_uniforms, even_shard, spanning_shard
 from tvae_torch.evolution import Uniforms, estep_unchecked
 from tvae_torch.model import Params, log_joint, means
 from tvae_torch.run import RunOptions, run_training
@@ -49,26 +51,31 @@ def training_subset(N: int, n_patches: int | None, seed: int) -> np.ndarray:
 
 
 def infer_states(params: Params, X: torch.Tensor, words: torch.Tensor, config: TrainConfig, rng: Uniforms,
-                 sweeps: int) -> torch.Tensor:
-    """E-steps with fixed parameters over all data points, chunk by chunk: better Phi for every patch."""
+                 sweeps: int, shard: Shard | None = None) -> torch.Tensor:
+    """E-steps with fixed parameters over all data points, chunk by chunk: better Phi for every patch.
+
+    X (n, D) and words are the shard's points; the chunks (and their random decisions) are those of all N.
+    """
+    shard = even_shard(len(X)) if shard is None else shard
     observed = ~torch.isnan(X)
     with torch.no_grad():
         for _ in range(sweeps):
-            for start in range(0, len(X), CHUNK):
-                part = slice(start, start + CHUNK)
-                words[part] = estep_unchecked(params, X[part], words[part], config, rng, observed[part])[1]
+            for start in range(0, shard.N, CHUNK):
+                part, rows = shard.within(start, start + CHUNK)
+                chunk_rng = batch_uniforms(rng, None if shard.size == 1 else rows, min(CHUNK, shard.N - start))
+                words[part] = estep_unchecked(params, X[part], words[part], config, chunk_rng, observed[part])[1]
     return words
 
 
-def estimate_all(params: Params, X: torch.Tensor, words: torch.Tensor) -> np.ndarray:
-    """Eq. (15) for every data point, chunk by chunk: (N, D) float64 on the host."""
+def estimate_all(params: Params, X: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """Eq. (15) for every data point, chunk by chunk: (N, D) float64 on the device."""
     parts = []
     with torch.no_grad():
         for start in range(0, len(X), CHUNK):
             K = unpack_states(words[start : start + CHUNK], params.H)  # (chunk, S, H)
             q = posterior_weights(log_joint(params, X[start : start + CHUNK], K))
-            parts.append(estimate_from_means(q, means(params, K)).double().cpu().numpy())
-    return np.concatenate(parts)
+            parts.append(estimate_from_means(q, means(params, K)).double())
+    return torch.cat(parts)
 
 
 @dataclass(frozen=True)
@@ -83,11 +90,12 @@ class Restoration:
 
 
 def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: RunOptions,
-            n_patches: int | None = None, sweeps: int = 0) -> Restoration:
+            n_patches: int | None = None, sweeps: int = 0) -> Restoration | None:
     """Denoise (no NaN) or inpaint (NaN = missing) one image with a TVAE trained on its own patches.
 
     With a training subset, the patches left out get their Phi from `sweeps` E-steps with the
-    trained model (every patch also gets them when sweeps > 0).
+    trained model (every patch also gets them when sweeps > 0). On several processes, process 0
+    returns the restoration and the others None.
     """
     image = check_image(image, patch_size, allow_missing=True)
     patches = extract_patches(image, patch_size)  # (N, D)
@@ -95,13 +103,19 @@ def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: Ru
     if len(subset) < len(patches) and sweeps < 1:
         raise ValueError("training on a subset of the patches needs E-step sweeps (sweeps >= 1) for the others")
     result, X_train, seconds = run_training(patches[subset], config, options)
-    X = torch.as_tensor(patches, dtype=options.dtype, device=X_train.device)
+    trained = even_shard(len(subset), options.rank, options.processes)  # as run_training split the subset
+    shard = spanning_shard(trained, subset, len(patches))
+    X = torch.as_tensor(patches[shard.rows], dtype=options.dtype, device=X_train.device)  # (n, D)
     generator = torch.Generator(device=X.device).manual_seed(options.seed + 1)
-    words = init_packed_states(len(X), config.S, config.H, generator, X.device)
-    words[torch.as_tensor(subset, device=X.device)] = result.words
+    words = init_packed_states(len(patches), config.S, config.H, generator, X.device, rows=shard.rows)
+    words[torch.as_tensor(subset[trained.rows] - shard.lo, device=X.device)] = result.words
     if sweeps > 0:
-        words = infer_states(result.params, X, words, config, Uniforms(generator, X.device, options.dtype), sweeps)
-    restored = merge_patches(estimate_all(result.params, X, words), image.shape)
+        words = infer_states(result.params, X, words, config, Uniforms(generator, X.device, options.dtype), sweeps,
+                             shard)
+    estimates = shard.gather(estimate_all(result.params, X, words))  # (N, D) on process 0
+    if shard.rank != 0:
+        return None
+    restored = merge_patches(estimates.cpu().numpy(), image.shape)
     restored = np.where(np.isnan(image), restored, image) if np.isnan(image).any() else restored
     return Restoration(restored, result.params, result.free_energy.tolist(), result.sigma2.tolist(), seconds,
                        len(patches), len(subset))

@@ -31,7 +31,8 @@ def pack_states(K: torch.Tensor) -> torch.Tensor:
 
 def unpack_states(words: torch.Tensor, H: int) -> torch.Tensor:
     """Inverse of `pack_states`: (..., W) int64 -> (..., H) uint8, spreading each byte over 8 bytes."""
-    v = words.contiguous().view(torch.uint8).to(torch.int64)  # (..., 8 W), one byte of bits each
+    flat = words.contiguous().reshape(-1)  # one dimension: even an empty selection of rows views as bytes
+    v = flat.view(torch.uint8).reshape(*words.shape[:-1], 8 * words.shape[-1]).to(torch.int64)  # (..., 8 W)
     v = (v | (v << 28)) & 0x0000000F0000000F
     v = (v | (v << 14)) & 0x0003000300030003
     v = (v | (v << 7)) & 0x0101010101010101  # bit k of the byte now sits at bit 8 k
@@ -129,7 +130,12 @@ def init_states(N: int, S: int, H: int, generator: torch.Generator, p_on: float 
 
 
 def init_packed_states(N: int, S: int, H: int, generator: torch.Generator, device: torch.device | str = "cpu",
-                       chunk: int = 1024) -> torch.Tensor:
-    """`init_states` for a large data set, packed chunk by chunk: (N, S, ceil(H / 64)) int64."""
-    return torch.cat([pack_states(init_states(min(chunk, N - start), S, H, generator, device=device))
-                      for start in range(0, N, chunk)])
+                       chunk: int = 1024, rows: slice = slice(None)) -> torch.Tensor:
+    """`init_states` for a large data set, packed chunk by chunk: (N, S, ceil(H / 64)) int64.
+
+    `rows` (a slice of 0 .. N - 1) keeps only those rows, chunk by chunk; the states of all N points
+    are still drawn, so that the generator moves on as without it.
+    """
+    lo, hi, _ = rows.indices(N)
+    return torch.cat([pack_states(init_states(min(chunk, N - start), S, H, generator, device=device))[
+                      max(lo - start, 0) : max(hi - start, 0)] for start in range(0, N, chunk)])
