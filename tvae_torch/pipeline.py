@@ -75,6 +75,7 @@ def estimate_all(params: Params, X: torch.Tensor, words: torch.Tensor) -> np.nda
 class Restoration:
     image: np.ndarray  # the restored image, float64, not clipped
     params: Params
+    words: torch.Tensor  # (N, S, ceil(H / 64)) packed Phi of every patch, as Eq. (15) used it
     free_energy: list[float]
     sigma2: list[float]
     seconds: list[float]  # per epoch
@@ -103,5 +104,5 @@ def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: Ru
         words = infer_states(result.params, X, words, config, Uniforms(generator, X.device, options.dtype), sweeps)
     restored = merge_patches(estimate_all(result.params, X, words), image.shape)
     restored = np.where(np.isnan(image), restored, image) if np.isnan(image).any() else restored
-    return Restoration(restored, result.params, result.free_energy.tolist(), result.sigma2.tolist(), seconds,
-                       len(patches), len(subset))
+    return Restoration(restored, result.params, words, result.free_energy.tolist(), result.sigma2.tolist(),
+                       seconds, len(patches), len(subset))
