@@ -1,4 +1,4 @@
-"""Reading the folders that `tvae denoise` and `tvae inpaint` leave behind, for the book's result tables.
+"""Reading the folders that `tvae denoise` and `tvae inpaint` leave behind, and tables of them for the book.
 
 A folder holds `result.json` (see outputs.report) and the images as PNG. The book keeps them under
 `book/results/<command>/<preset>-seed<k>[-<variant>]/`: `k` is the noise (or mask) seed and the
@@ -98,3 +98,13 @@ def group_runs(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunRe
         groups.setdefault((run.preset, run.variant), []).append(run)
     order = sorted(groups, key=lambda key: (key[0], key[1] or ""))  # a preset's plain runs before its variants
     return {key: sorted(groups[key], key=lambda run: run.data_seed) for key in order}
+
+
+def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    """A Markdown table; `align` holds one of l, r, c per column (default: first left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header) or any(len(row) != len(header) for row in rows):
+        raise ValueError("every row and the alignment need one entry per column of the header")
+    rule = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = [header, [rule[a] for a in align], *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)

@@ -7,7 +7,7 @@ import pytest
 
 from tvae_common.images import load_image
 from tvae_torch.cli import main
-from tvae_torch.results import find_runs, group_runs, read_run
+from tvae_torch.results import find_runs, group_runs, markdown_table, read_run
 
 TINY = ["--patch-size", "6", "--epochs", "2", "--set", "H=8", "--set", "hidden=[8]", "--set", "S=8",
         "--set", "n_parents=3", "--set", "n_children=2", "--set", "n_generations=1", "--quiet", "--threads", "1"]
@@ -72,3 +72,10 @@ def test_a_training_result_is_refused(tmp_path):
     assert main(["train", "bars", "--epochs", "1", "--out", str(tmp_path / "bars"), "--quiet"]) == 0
     with pytest.raises(ValueError, match="not of denoise or inpaint"):
         read_run(tmp_path / "bars")
+
+
+def test_markdown_table():
+    table = markdown_table(["preset", "PSNR"], [["house-25", "32.65"]])
+    assert table.splitlines() == ["| preset | PSNR |", "| :-- | --: |", "| house-25 | 32.65 |"]
+    with pytest.raises(ValueError, match="one entry per column"):
+        markdown_table(["a", "b"], [["only one"]])
