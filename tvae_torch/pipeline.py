@@ -82,6 +82,7 @@ def estimate_all(params: Params, X: torch.Tensor, words: torch.Tensor) -> torch.
 class Restoration:
     image: np.ndarray  # the restored image, float64, not clipped
     params: Params
+    words: torch.Tensor  # (N, S, ceil(H / 64)) packed Phi of every patch, as Eq. (15) used it
     free_energy: list[float]
     sigma2: list[float]
     seconds: list[float]  # per epoch
@@ -117,5 +118,5 @@ def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: Ru
         return None
     restored = merge_patches(estimates.cpu().numpy(), image.shape)
     restored = np.where(np.isnan(image), restored, image) if np.isnan(image).any() else restored
-    return Restoration(restored, result.params, result.free_energy.tolist(), result.sigma2.tolist(), seconds,
-                       len(patches), len(subset))
+    return Restoration(restored, result.params, words, result.free_energy.tolist(), result.sigma2.tolist(),
+                       seconds, len(patches), len(subset))

@@ -1,0 +1,81 @@
+"""Reading the result folders of `tvae denoise` and `tvae inpaint`, made here by the command itself."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tvae_common.images import load_image
+from tvae_torch.cli import main
+from tvae_torch.results import find_runs, group_runs, markdown_table, read_run
+
+TINY = ["--patch-size", "6", "--epochs", "2", "--set", "H=8", "--set", "hidden=[8]", "--set", "S=8",
+        "--set", "n_parents=3", "--set", "n_children=2", "--set", "n_generations=1", "--quiet", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A book-like results folder: two noise seeds and one `tvo` variant of house-25, one inpainting run,
+    and a folder of a run that has not finished (no result.json)."""
+    root = tmp_path_factory.mktemp("results")
+    clean = root / "clean.npy"
+    np.save(clean, load_image("house.png")[60:80, 120:140])
+    for seed, variant, extra in ((0, "", []), (1, "", []), (0, "-tvo", ["--selection", "tvo-compatible"])):
+        out = root / "denoise" / f"house-25-seed{seed}{variant}"
+        assert main(["denoise", "--clean", str(clean), "--sigma", "25", "--noise-seed", str(seed),
+                     "--preset", "house-25", "--out", str(out), *TINY, *extra]) == 0
+    assert main(["inpaint", "--clean", str(clean), "--missing", "0.5", "--mask-seed", "3", "--preset",
+                 "inpaint-house-50", "--out", str(root / "inpaint" / "inpaint-house-50-seed3"), *TINY]) == 0
+    (root / "denoise" / "house-50-seed0").mkdir()
+    (root / "denoise" / "house-50-seed0" / "log.jsonl").write_text("")
+    return root
+
+
+def test_no_folder_means_no_runs(tmp_path):
+    assert find_runs(tmp_path / "absent") == [] and find_runs(tmp_path) == []
+
+
+def test_runs_are_grouped_by_preset_and_variant(results):
+    groups = group_runs(find_runs(results / "denoise"))
+    assert list(groups) == [("house-25", None), ("house-25", "tvo")]
+    assert [run.data_seed for run in groups["house-25", None]] == [0, 1]
+    tvo = groups["house-25", "tvo"][0]
+    assert tvo.summary["config"]["selection"] == "tvo-compatible" and tvo.data_seed == 0
+
+
+def test_a_denoising_run_is_read_from_its_files(results):
+    run = read_run(results / "denoise" / "house-25-seed1")
+    summary = json.loads((run.folder / "result.json").read_text())
+    assert run.command == summary["command"] and run.command.startswith("tvae denoise --clean")
+    assert (run.preset, run.variant, run.data_seed, run.true_sigma) == ("house-25", None, 1, 25.0)
+    assert run.psnr == summary["psnr"]["restored"] and run.epochs == 2 == summary["config"]["epochs"]
+    assert run.seconds_per_epoch == pytest.approx(np.mean(summary["timings"]["seconds_per_epoch"]))
+    denoised = np.load(run.folder / "denoised.npy")
+    assert np.array_equal(run.image("denoised"), np.clip(np.round(denoised), 0, 255))
+
+
+def test_an_inpainting_run_has_a_mask_seed_and_no_noise(results):
+    (run,) = find_runs(results / "inpaint")
+    assert (run.preset, run.data_seed, run.true_sigma) == ("inpaint-house-50", 3, None)
+    assert run.image("inpainted").shape == (20, 20) and run.psnr > run.summary["psnr"]["input"]
+
+
+def test_noise_that_came_with_the_image_has_no_known_level(results, tmp_path):
+    noisy = tmp_path / "noisy.npy"
+    np.save(noisy, load_image("house.png")[60:80, 120:140] + 10.0)
+    assert main(["denoise", str(noisy), "--out", str(tmp_path / "run"), *TINY]) == 0
+    run = read_run(tmp_path / "run")
+    assert run.true_sigma is None and run.psnr is None and run.variant is None
+
+
+def test_a_training_result_is_refused(tmp_path):
+    assert main(["train", "bars", "--epochs", "1", "--out", str(tmp_path / "bars"), "--quiet"]) == 0
+    with pytest.raises(ValueError, match="not of denoise or inpaint"):
+        read_run(tmp_path / "bars")
+
+
+def test_markdown_table():
+    table = markdown_table(["preset", "PSNR"], [["house-25", "32.65"]])
+    assert table.splitlines() == ["| preset | PSNR |", "| :-- | --: |", "| house-25 | 32.65 |"]
+    with pytest.raises(ValueError, match="one entry per column"):
+        markdown_table(["a", "b"], [["only one"]])

@@ -1,0 +1,110 @@
+"""Reading the folders that `tvae denoise` and `tvae inpaint` leave behind, and tables of them for the book.
+
+A folder holds `result.json` (see outputs.report) and the images as PNG. The book keeps them under
+`book/results/<command>/<preset>-seed<k>[-<variant>]/`: `k` is the noise (or mask) seed and the
+optional variant names a change of the preset's settings, e.g. `tvo` for the authors' selection.
+What was run is read from the recorded command itself, parsed by the `tvae` parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tvae_common.config import image_settings
+from tvae_common.images import load_image
+from tvae_torch.cli import build_parser
+
+FOLDER = re.compile(r"(?P<name>.+)-seed(?P<seed>\d+)(?:-(?P<variant>.+))?")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    folder: Path
+    summary: dict  # result.json
+    args: argparse.Namespace  # its command, parsed
+
+    @property
+    def command(self) -> str:
+        return self.summary["command"]
+
+    @property
+    def preset(self) -> str:
+        return self.args.preset
+
+    @property
+    def variant(self) -> str | None:
+        """What the folder name says after `-seed<k>-`, or None."""
+        match = FOLDER.fullmatch(self.folder.name)
+        return match["variant"] if match else None
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the added noise (denoise) or of the missing pixels (inpaint)."""
+        return self.args.noise_seed if self.args.command == "denoise" else self.args.mask_seed
+
+    @property
+    def true_sigma(self) -> float | None:
+        """The standard deviation of the noise the command added; None for noise that came with the image."""
+        if self.args.command != "denoise" or self.args.image is not None:
+            return None
+        return self.args.sigma if self.args.sigma is not None else image_settings(self.preset).noise_sigma
+
+    @property
+    def psnr(self) -> float | None:
+        """PSNR (dB) of the restored image, not clipped, as the paper reports it; None without a clean image."""
+        return self.summary["psnr"]["restored"] if "psnr" in self.summary else None
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained (the config's `epochs` is what was asked for)."""
+        return len(self.summary["free_energy"])
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return statistics.fmean(self.summary["timings"]["seconds_per_epoch"])
+
+    def image(self, name: str) -> np.ndarray:
+        """One of the run's PNG images (`input`, `denoised`, `inpainted`), clipped and rounded to 0..255."""
+        return load_image(self.folder / f"{name}.png")
+
+
+def read_run(folder: str | Path) -> RunResult:
+    """The result of one run, from `folder/result.json`."""
+    folder = Path(folder)
+    summary = json.loads((folder / "result.json").read_text())
+    args = build_parser().parse_args(shlex.split(summary["command"])[1:])
+    if args.command not in ("denoise", "inpaint"):
+        raise ValueError(f"{folder}: the result of `tvae {args.command}`, not of denoise or inpaint")
+    return RunResult(folder, summary, args)
+
+
+def find_runs(root: str | Path) -> list[RunResult]:
+    """Every run in the subfolders of `root` that holds a result.json, sorted by folder name; [] if none."""
+    return [read_run(path.parent) for path in sorted(Path(root).glob("*/result.json"))]
+
+
+def group_runs(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:
+    """Runs by (preset, variant), each group sorted by its data seed."""
+    groups: dict[tuple[str, str | None], list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault((run.preset, run.variant), []).append(run)
+    order = sorted(groups, key=lambda key: (key[0], key[1] or ""))  # a preset's plain runs before its variants
+    return {key: sorted(groups[key], key=lambda run: run.data_seed) for key in order}
+
+
+def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    """A Markdown table; `align` holds one of l, r, c per column (default: first left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header) or any(len(row) != len(header) for row in rows):
+        raise ValueError("every row and the alignment need one entry per column of the header")
+    rule = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = [header, [rule[a] for a in align], *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
