@@ -1,9 +1,12 @@
 """Seconds per training epoch of tvae_ref at a preset's settings: the NumPy counterpart of `tvae bench`.
 
 Default: house-25 (noise of standard deviation 25 drawn with the seed) on a seeded subset of 6200 of
-its 62001 patches, the setting that `tvae bench` times for tvae_torch. Prints JSON with the wall and
-CPU seconds of every epoch; `--out` also writes it. The book's file comes from:
-  python benchmarks/ref_bench.py --epochs 2 --out book/results/bench_ref_house25_cpu.json
+its 62001 patches, the setting that `tvae bench` times for tvae_torch. Each epoch is one call of
+`tvae_ref.train` that continues the last one's parameters and states. Prints JSON with the wall and
+CPU seconds of every epoch; `--out` also writes it. NumPy's BLAS threads are set by the environment
+(OPENBLAS_NUM_THREADS), which the result records; one thread compares with `tvae bench --threads 1`.
+The book's file comes from:
+  OPENBLAS_NUM_THREADS=1 python benchmarks/ref_bench.py --epochs 2 --out book/results/bench_ref_house25_cpu.json
 """
 
 import argparse
@@ -53,8 +56,11 @@ def main():
         wall.append(round(time.perf_counter() - start, 3))
         cpu.append(round(time.process_time() - start_cpu, 3))
         params, K = result.params, result.K
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    env = [f"OPENBLAS_NUM_THREADS={blas_threads}"] if blas_threads else []
     summary = dict(
-        benchmark="ref_bench", command=shlex.join(["python", "benchmarks/ref_bench.py", *sys.argv[1:]]),
+        benchmark="ref_bench", command=shlex.join([*env, "python", "benchmarks/ref_bench.py", *sys.argv[1:]]),
+        openblas_num_threads=blas_threads,
         started=started, preset=args.preset, patches=len(X), epochs=args.epochs, seed=args.seed,
         seconds_per_epoch=wall, cpu_seconds_per_epoch=cpu, median_seconds_per_epoch=statistics.median(wall),
         estep_states_per_epoch=len(X) * (config.S + config.n_new_states), gradient_states_per_epoch=len(X) * config.S,

@@ -1,6 +1,7 @@
 """The benchmark scripts behind the book's result files, run with tiny arguments."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,10 +9,10 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 
-def run_script(tmp_path, name, *args):
+def run_script(tmp_path, name, *args, env=None):
     out = tmp_path / "result.json"
     subprocess.run([sys.executable, str(BENCHMARKS / name), *map(str, args), "--out", str(out)], check=True,
-                   capture_output=True)
+                   capture_output=True, env=None if env is None else {**os.environ, **env})
     return json.loads(out.read_text())
 
 
@@ -41,8 +42,10 @@ def test_natural_patches_starts_the_deep_decoder_at_the_linear_bound(tmp_path):
 
 
 def test_ref_bench_times_the_reference(tmp_path):
-    result = run_script(tmp_path, "ref_bench.py", "--preset", "bars", "--patches", 64, "--epochs", 2)
-    assert result["command"] == "python benchmarks/ref_bench.py --preset bars --patches 64 --epochs 2 --out " + str(
-        tmp_path / "result.json")
+    result = run_script(tmp_path, "ref_bench.py", "--preset", "bars", "--patches", 64, "--epochs", 2,
+                        env={"OPENBLAS_NUM_THREADS": "1"})
+    assert result["command"] == ("OPENBLAS_NUM_THREADS=1 python benchmarks/ref_bench.py --preset bars --patches 64 "
+                                 f"--epochs 2 --out {tmp_path / 'result.json'}")
+    assert result["openblas_num_threads"] == "1"
     assert result["patches"] == 64 and len(result["cpu_seconds_per_epoch"]) == 2
     assert result["estep_states_per_epoch"] == 64 * (64 + 6)
