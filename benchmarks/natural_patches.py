@@ -7,9 +7,8 @@ The settings are the natural-patches preset (H = 300 -> 300 -> 256, S = 100, 8 p
 epochs (the paper: 100). Then `deep_from_linear` builds the deep decoder (the linear map as its output
 layer, an identity hidden layer in front), which has exactly the linear model's bound on the linear
 run's states; from the same parameters and states the deep decoder and, for comparison, the linear
-one train `--epochs` more epochs, each with a fresh Adam state and the same random source. (The
-learning rate cycles every 20 epochs; the default of 50 ends half-way up a cycle, so the book compares
-the two at epoch 40 of the continuation too, where the rate is lowest.)
+one train `--epochs` more epochs, each with a fresh Adam state and the same random source. The
+learning rate cycles every 20 epochs; the defaults (100 and 40) end every phase where it is lowest.
 
 Prints a JSON summary and writes it with `--out`: the free energy per data point of every epoch (as
 summed over the batches while they ran), sigma^2, the wall and CPU seconds of every epoch, and the
@@ -70,7 +69,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patches", type=int, default=5000, help="N, the number of patches")
     parser.add_argument("--linear-epochs", type=int, default=100)
-    parser.add_argument("--epochs", type=int, default=50, help="epochs of each continuation")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs of each continuation")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the result to this JSON file")
