@@ -12,13 +12,13 @@ from tvae_ref.evolution import (crossover, estep, evolve, init_states, is_duplic
                                 unpack_states, update_states)
 from tvae_ref.learning import (AdamState, MStepStats, adam_init, adam_step, apply_mstep, cyclic_lr,
                                decoder_gradient, mstep, mstep_statistics)
-from tvae_ref.model import (Params, canonical_params, decode, flip_latents, init_params, layer_outputs, log_joint, log_joint_constant, log_prior,
+from tvae_ref.model import (Params, canonical_params, decode, deep_from_linear, flip_latents, init_params, layer_outputs, log_joint, log_joint_constant, log_prior,
                             log_pseudo_joint, sample)
 from tvae_ref.training import TrainResult, data_variance, fill_missing, train
 
 __all__ = [
     "PRESETS", "TrainConfig", "preset",
-    "Params", "init_params", "flip_latents", "canonical_params", "layer_outputs", "decode", "sample", "log_prior", "log_pseudo_joint",
+    "Params", "init_params", "flip_latents", "canonical_params", "deep_from_linear", "layer_outputs", "decode", "sample", "log_prior", "log_pseudo_joint",
     "log_joint_constant", "log_joint",
     "log_sum_exp", "posterior_weights", "free_energy", "free_energy_entropy_form", "free_energy_kl_form",
     "all_states", "exact_log_likelihood", "estimate",

@@ -118,6 +118,22 @@ def flip_latents(params: Params, flip: np.ndarray) -> Params:
     return Params([W0, *params.W[1:]], [b0, *params.b[1:]], pi, params.sigma2)
 
 
+def deep_from_linear(params: Params, hidden: tuple[int, ...]) -> Params:
+    """A deep decoder that equals the linear decoder `params` on binary states (Sec. 3, Fig. 3).
+
+    The linear map z W + b becomes the output layer; each hidden layer in front of it starts as the
+    identity with zero bias, so for z in {0, 1}^H every ReLU passes z through unchanged and the deep
+    model starts as exactly the linear one. Every hidden layer must therefore have H units.
+    """
+    if len(params.W) != 1:
+        raise ValueError(f"params must be a linear decoder (one layer), got {len(params.W)} layers")
+    if any(size != params.H for size in hidden):
+        raise ValueError(f"identity layers need hidden sizes equal to H={params.H}, got {tuple(hidden)}")
+    W = [np.eye(params.H) for _ in hidden] + [params.W[0]]
+    b = [np.zeros(params.H) for _ in hidden] + [params.b[0]]
+    return Params(W, b, params.pi, params.sigma2)
+
+
 def canonical_params(params: Params) -> Params:
     """The equivalent model (see `flip_latents`) in which every latent is off more often than on."""
     return flip_latents(params, params.pi > 0.5)

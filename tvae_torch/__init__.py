@@ -4,7 +4,7 @@ The same modules and function names as `tvae_ref` for the same equations of the 
 Guiraud, Panagiotou and Lücke, 2022), on tensors:
 
 - `model`: `Params`, `init_params`, `decode`, `sample`, `log_prior`, `log_pseudo_joint` (Eq. 9),
-  `log_joint_constant`, `log_joint` (Eq. 1);
+  `log_joint_constant`, `log_joint` (Eq. 1), `deep_from_linear` (the start of the deep decoder in Fig. 3);
 - `bound`: `log_sum_exp`, `posterior_weights` (Eqs. 3, 12), `free_energy` (Eq. 7) and its forms of
   Eqs. (2) and (6), `all_states`, `exact_log_likelihood`, `estimate` (Eq. 15);
 - `learning`: `decoder_gradient` (Eqs. 4, 11, by autograd of Eq. 7), `MStepStats`, `mstep_statistics`,
@@ -43,14 +43,14 @@ from tvae_torch.evolution import (Uniforms, children, crossover, estep, evolve, 
                                   sparseflip_probabilities, unpack_states, update_states)
 from tvae_torch.learning import (MStepStats, adam_with_cyclic_lr, apply_mstep, decoder_gradient, mstep,
                                  mstep_statistics)
-from tvae_torch.model import (Params, decode, init_params, layer_outputs, log_joint, log_joint_constant, log_prior,
-                              log_pseudo_joint, sample)
+from tvae_torch.model import (Params, decode, deep_from_linear, init_params, layer_outputs, log_joint,
+                              log_joint_constant, log_prior, log_pseudo_joint, sample)
 from tvae_torch.training import TrainResult, TrainState, data_variance, fill_missing, train
 
 __all__ = [
     "PRESETS", "TrainConfig", "preset",
     "Params", "init_params", "layer_outputs", "decode", "sample", "log_prior", "log_pseudo_joint",
-    "log_joint_constant", "log_joint",
+    "log_joint_constant", "log_joint", "deep_from_linear",
     "log_sum_exp", "posterior_weights", "free_energy", "free_energy_entropy_form", "free_energy_kl_form",
     "all_states", "exact_log_likelihood", "estimate",
     "decoder_gradient", "MStepStats", "mstep_statistics", "apply_mstep", "mstep", "adam_with_cyclic_lr",

@@ -6,6 +6,7 @@ A decoder evaluation is one state z passed through the decoder: per epoch the E-
 N (S + new states) of them and the gradient passes N S of them forward and backward. Wall and CPU
 seconds are both reported, with the load average of the machine: on a shared CPU they differ.
 Under torchrun the processes split the patches as in training; the CPU seconds are summed over them.
+`time_epochs` is the timing loop; the book and `benchmarks/scaling.py` use it too.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import time
 
 import torch
 
-from tvae_common.config import preset
+from tvae_common.config import TrainConfig, preset
 from tvae_torch.checks import check_device
 from tvae_torch.data import preset_data
-from tvae_torch.distributed import even_shard
+from tvae_torch.distributed import Shard, even_shard
 from tvae_torch.evolution import Uniforms
 from tvae_torch.outputs import device_description, versions
-from tvae_torch.training import check_training_data, init_state, train_epoch
+from tvae_torch.training import TrainState, check_training_data, init_state, train_epoch
 
 DEFAULTS = {"cpu": ("house-25", 6200), "cuda": ("house-50", None)}
 
@@ -44,6 +46,29 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def time_epochs(X: torch.Tensor, config: TrainConfig, generator: torch.Generator, epochs: int, warmup: int = 0,
+                shard: Shard | None = None) -> tuple[list[float], list[float], TrainState]:
+    """Train a fresh run for `warmup` untimed and `epochs` timed epochs on X (N, D).
+
+    Returns the wall and the CPU seconds (of this process, all its threads) of each timed epoch, and the
+    run's state. On a GPU the wall time waits for the device; the CPU time is then the host's share.
+    With a shard (under torchrun), this process trains on the shard's rows of X as in `train`.
+    """
+    shard = even_shard(len(X)) if shard is None else shard
+    state = init_state(X, config, generator, shard=shard)
+    rng = Uniforms(generator, X.device, X.dtype)
+    wall, cpu = [], []
+    for epoch in range(warmup + epochs):
+        synchronize(X.device)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        train_epoch(state, X[shard.rows], config, rng, None, shard)
+        synchronize(X.device)
+        if epoch >= warmup:
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return wall, cpu, state
+
+
 def measure(args: argparse.Namespace) -> dict:
     device = check_device(args.device)
     name, n_default = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
@@ -54,23 +79,16 @@ def measure(args: argparse.Namespace) -> dict:
     X = X[torch.randperm(len(X), generator=torch.Generator().manual_seed(args.seed))[:n].to(device)]
     generator = torch.Generator(device=device).manual_seed(args.seed)
     shard = even_shard(len(X), args.rank, args.processes)
-    state = init_state(X, config, generator, shard=shard)
-    rng = Uniforms(generator, device, X.dtype)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    wall, cpu, load_before = [], [], os.getloadavg()[0]
-    for _ in range(args.epochs):
-        synchronize(device)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        train_epoch(state, X[shard.rows], config, rng, None, shard)
-        synchronize(device)
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+    load_before = os.getloadavg()[0]
+    wall, cpu, state = time_epochs(X, config, generator, args.epochs, shard=shard)
     cpu = shard.sum([torch.tensor(cpu, dtype=torch.float64, device=device)])[0].tolist()  # all processes
     median = statistics.median(wall)
     estep_states = len(X) * (config.S + config.n_new_states)
     return {
-        "benchmark": "tvae bench", "preset": name, "patches": len(X), "epochs": args.epochs, "dtype": args.dtype,
+        "benchmark": "tvae bench", "command": shlex.join(["tvae", *args.argv]),
+        "preset": name, "patches": len(X), "epochs": args.epochs, "dtype": args.dtype,
         "device": device_description(args.device), "processes": shard.size, "threads": torch.get_num_threads(),
         "seconds_per_epoch": [round(t, 3) for t in wall], "median_seconds_per_epoch": round(median, 3),
         "cpu_seconds_per_epoch": [round(t, 3) for t in cpu],

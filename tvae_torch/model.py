@@ -157,3 +157,20 @@ def log_joint(params: Params, X, K) -> torch.Tensor:
     """
     X = check_data(X, params.D, params.device, params.dtype)
     return log_pseudo_joint(params, X, K) + log_joint_constant(params, X)[:, None]
+
+
+def deep_from_linear(params: Params, hidden: tuple[int, ...]) -> Params:
+    """A deep decoder that equals the linear decoder `params` on binary states (Sec. 3, Fig. 3).
+
+    The linear map z W + b becomes the output layer; each hidden layer in front of it starts as the
+    identity with zero bias, so for z in {0, 1}^H every ReLU passes z through unchanged and the deep
+    model starts as exactly the linear one. Every hidden layer must therefore have H units.
+    """
+    if len(params.W) != 1:
+        raise ValueError(f"params must be a linear decoder (one layer), got {len(params.W)} layers")
+    if any(size != params.H for size in hidden):
+        raise ValueError(f"identity layers need hidden sizes equal to H={params.H}, got {tuple(hidden)}")
+    like = dict(device=params.device, dtype=params.dtype)
+    W = [torch.eye(params.H, **like) for _ in hidden] + [params.W[0].detach().clone()]
+    b = [torch.zeros(params.H, **like) for _ in hidden] + [params.b[0].detach().clone()]
+    return Params(W, b, params.pi.clone(), params.sigma2.clone())

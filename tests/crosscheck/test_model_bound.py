@@ -5,7 +5,8 @@ import torch
 
 import tvae_ref as tr
 import tvae_torch as tt
-from tests.crosscheck.conftest import assert_close, t64
+from tests.conftest import tiny_params
+from tests.crosscheck.conftest import assert_close, t64, to_torch
 
 
 def test_decoded_means_and_every_layer(problem):
@@ -59,3 +60,12 @@ def test_exact_log_likelihood_and_all_states(problem):
 def test_eq15_estimate(problem):
     params, tparams, X, K = problem
     assert_close(tt.estimate(tparams, X, K), tr.estimate(params, X, K))
+
+
+def test_deep_from_linear():
+    linear = tiny_params(np.random.default_rng(3), H=6, hidden=(), D=5)
+    deep, tdeep = tr.deep_from_linear(linear, (6, 6)), tt.deep_from_linear(to_torch(linear), (6, 6))
+    assert_close(tdeep.W, deep.W)
+    assert_close(tdeep.b, deep.b)
+    assert_close(tdeep.pi, deep.pi)
+    assert_close(tdeep.sigma2, deep.sigma2)

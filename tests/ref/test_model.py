@@ -99,3 +99,26 @@ def test_canonical_params_have_every_latent_mostly_off(tiny):
     params, _, _ = tiny
     assert (params.pi > 0.5).any()
     assert (tr.canonical_params(params).pi <= 0.5).all()
+
+
+def test_deep_from_linear_starts_as_exactly_the_linear_model(rng):
+    linear = tiny_params(rng, H=5, hidden=(), D=4)
+    deep = tr.deep_from_linear(linear, (5, 5))
+    assert [W.shape for W in deep.W] == [(5, 5), (5, 5), (5, 4)]
+    K = tr.all_states(5)  # (32, 5): every binary state
+    np.testing.assert_array_equal(tr.decode(deep, K), tr.decode(linear, K))
+    X, _ = tr.sample(linear, 6, rng)
+    np.testing.assert_array_equal(tr.log_joint(deep, X, K), tr.log_joint(linear, X, K))
+    # only binary inputs pass the ReLU unchanged: a negative input shows the two decoders apart
+    assert not np.allclose(tr.layer_outputs(deep, -np.ones(5))[-1], tr.layer_outputs(linear, -np.ones(5))[-1])
+
+
+@pytest.mark.parametrize("hidden, message", [((4,), "equal to H=5"), ((5, 6), "equal to H=5")])
+def test_deep_from_linear_needs_identity_sized_layers(rng, hidden, message):
+    with pytest.raises(ValueError, match=message):
+        tr.deep_from_linear(tiny_params(rng, H=5, hidden=(), D=4), hidden)
+
+
+def test_deep_from_linear_needs_a_linear_model(rng):
+    with pytest.raises(ValueError, match="linear decoder"):
+        tr.deep_from_linear(tiny_params(rng, H=5, hidden=(5,), D=4), (5,))

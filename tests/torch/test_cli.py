@@ -167,6 +167,7 @@ def test_bench_prints_json(capsys):
     measured = json.loads(capsys.readouterr().out)
     assert measured["patches"] == 64 and len(measured["seconds_per_epoch"]) == 1
     assert measured["estep_states_per_epoch"] == 64 * (64 + 6) and measured["estep_states_per_second"] > 0
+    assert measured["command"] == "tvae bench --preset bars --patches 64 --epochs 1 --threads 1"
 
 
 def test_python_m_tvae_torch_runs_the_command():

@@ -76,3 +76,18 @@ def test_missing_entries_are_left_out_of_the_log_joint(small):
     lj = tt.log_joint(params, X_missing, K)
     smaller = tt.Params([params.W[0], params.W[1][:, 1:]], [params.b[0], params.b[1][1:]], params.pi, params.sigma2)
     torch.testing.assert_close(lj, tt.log_joint(smaller, X[:, 1:], K))
+
+
+def test_deep_from_linear_starts_as_exactly_the_linear_model(gen):
+    linear = tt.init_params(6, (), 4, gen, sigma2=0.3)
+    linear = tt.Params(linear.W, [torch.randn(4, generator=gen)], linear.pi, linear.sigma2)
+    deep = tt.deep_from_linear(linear, (6,))
+    K = tt.all_states(6)  # (64, 6)
+    assert torch.equal(tt.decode(deep, K), tt.decode(linear, K))
+    X, _ = tt.sample(linear, 5, gen)
+    assert torch.equal(tt.log_joint(deep, X, K), tt.log_joint(linear, X, K))
+    assert deep.dtype == linear.dtype and deep.W[1] is not linear.W[0]  # a copy, not a view
+    with pytest.raises(ValueError, match="equal to H=6"):
+        tt.deep_from_linear(linear, (5,))
+    with pytest.raises(ValueError, match="linear decoder"):
+        tt.deep_from_linear(deep, (6,))

@@ -1,0 +1,51 @@
+"""The benchmark scripts behind the book's result files, run with tiny arguments."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
+
+
+def run_script(tmp_path, name, *args, env=None):
+    out = tmp_path / "result.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / name), *map(str, args), "--out", str(out)], check=True,
+                   capture_output=True, env=None if env is None else {**os.environ, **env})
+    return json.loads(out.read_text())
+
+
+def test_scaling_times_every_point_of_every_sweep(tmp_path):
+    result = run_script(tmp_path, "scaling.py", "--H", 16, 32, "--S", 8, "--N", 40, 80, "--epochs", 2, "--warmup", 0,
+                        "--threads", 1)
+    assert result["command"].startswith("python benchmarks/scaling.py --H 16 32 --S 8")
+    assert result["threads"] == 1 and {"torch", "numpy"} <= set(result["versions"])
+    sweeps = result["sweeps"]
+    assert [p["H"] for p in sweeps["H"]] == [16, 32] and [p["S"] for p in sweeps["S"]] == [8]
+    assert [p["N"] for p in sweeps["N"]] == [40, 80] and all(p["hidden"] == [] for p in sweeps["H_linear"])
+    point = sweeps["N"][1]
+    assert (point["H"], point["S"], point["hidden"]) == (300, 64, [100])
+    assert point["decoder_macs_per_state"] == 300 * 100 + 100 * 256
+    assert point["estep_states_per_epoch"] == 80 * (64 + 20) and len(point["cpu_seconds"]) == 2
+    assert all(t > 0 for p in sweeps["H"] for t in p["cpu_seconds"] + p["wall_seconds"])
+
+
+def test_natural_patches_starts_the_deep_decoder_at_the_linear_bound(tmp_path):
+    result = run_script(tmp_path, "natural_patches.py", "--patches", 64, "--linear-epochs", 2, "--epochs", 1,
+                        "--threads", 1)
+    assert result["N"] == 64 and result["D"] == 256 and result["config"]["H"] == 300
+    assert result["switch"]["deep_bound"] == result["switch"]["linear_bound"]
+    assert result["linear"]["hidden"] == [] and result["deep"]["hidden"] == [300]
+    assert len(result["linear"]["free_energy"]) == 2 and len(result["deep"]["cpu_seconds"]) == 1
+    assert len(result["linear_continued"]["sigma2"]) == 1
+
+
+def test_ref_bench_times_the_reference(tmp_path):
+    result = run_script(tmp_path, "ref_bench.py", "--preset", "bars", "--patches", 64, "--epochs", 2,
+                        env={"OPENBLAS_NUM_THREADS": "1"})
+    assert result["command"] == ("OPENBLAS_NUM_THREADS=1 python benchmarks/ref_bench.py --preset bars --patches 64 "
+                                 f"--epochs 2 --out {tmp_path / 'result.json'}")
+    assert result["openblas_num_threads"] == "1"
+    assert result["patches"] == 64 and len(result["cpu_seconds_per_epoch"]) == 2
+    assert result["estep_states_per_epoch"] == 64 * (64 + 6)
