@@ -156,7 +156,8 @@ def cmd_restore(args: argparse.Namespace) -> dict | None:
                          "restored_clipped": psnr(np.clip(result.image, 0, 255), clean)}
     save_image(options.out / {"denoise": "denoised", "inpaint": "inpainted"}[args.command], result.image)
     save_image(options.out / "input", image)
-    return report(args, config, options, result.free_energy, result.sigma2, result.seconds, extra)
+    return report(args, config, options, result.free_energy, result.sigma2, result.seconds, extra,
+                  {"inference_seconds": result.inference_seconds})
 
 
 def execute(args: argparse.Namespace) -> None:

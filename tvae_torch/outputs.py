@@ -52,13 +52,13 @@ def device_description(device: str) -> str:
 
 
 def report(args, config: TrainConfig, options, free_energy: list[float], sigma2: list[float],
-           seconds: list[float], extra: dict) -> dict:
+           seconds: list[float], extra: dict, more_timings: dict | None = None) -> dict:
     """The JSON summary of a run: command, seed, versions, device, timings, the bound and sigma per epoch."""
     return {
         "command": shlex.join(["tvae", *args.argv]),
         "out": str(options.out), "seed": options.seed, "config": asdict(config), "dtype": str(options.dtype),
         "device": device_description(options.device), "processes": options.processes, "versions": versions(),
-        "timings": {"seconds_per_epoch": seconds, "train_seconds": sum(seconds)},
+        "timings": {"seconds_per_epoch": seconds, "train_seconds": sum(seconds), **(more_timings or {})},
         "free_energy": free_energy, "sigma2": sigma2,
         "learned_sigma": math.sqrt(sigma2[-1]) if sigma2 else None, **extra,
     }

@@ -9,10 +9,12 @@ around its training shard, and process 0 merges the estimates into the image.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from tvae_common.config import TrainConfig
 from tvae_common.images import extract_patches, merge_patches
@@ -51,19 +53,24 @@ def training_subset(N: int, n_patches: int | None, seed: int) -> np.ndarray:
 
 
 def infer_states(params: Params, X: torch.Tensor, words: torch.Tensor, config: TrainConfig, rng: Uniforms,
-                 sweeps: int, shard: Shard | None = None) -> torch.Tensor:
+                 sweeps: int, shard: Shard | None = None, progress: bool = False) -> torch.Tensor:
     """E-steps with fixed parameters over all data points, chunk by chunk: better Phi for every patch.
 
     X (n, D) and words are the shard's points; the chunks (and their random decisions) are those of all N.
+    `progress` shows a bar over the sweeps' chunks (on process 0).
     """
     shard = even_shard(len(X)) if shard is None else shard
     observed = ~torch.isnan(X)
-    with torch.no_grad():
+    chunks = range(0, shard.N, CHUNK)
+    bar = tqdm(total=sweeps * len(chunks), desc="E-step sweeps", unit="chunk", dynamic_ncols=True,
+               disable=not progress or shard.rank != 0)
+    with torch.no_grad(), bar:
         for _ in range(sweeps):
-            for start in range(0, shard.N, CHUNK):
+            for start in chunks:
                 part, rows = shard.within(start, start + CHUNK)
                 chunk_rng = batch_uniforms(rng, None if shard.size == 1 else rows, min(CHUNK, shard.N - start))
                 words[part] = estep_unchecked(params, X[part], words[part], config, chunk_rng, observed[part])[1]
+                bar.update()
     return words
 
 
@@ -86,6 +93,7 @@ class Restoration:
     free_energy: list[float]
     sigma2: list[float]
     seconds: list[float]  # per epoch
+    inference_seconds: float  # after training: the sweeps, Eq. (15) for every patch and the merge
     n_patches: int
     n_trained: int
 
@@ -104,6 +112,7 @@ def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: Ru
     if len(subset) < len(patches) and sweeps < 1:
         raise ValueError("training on a subset of the patches needs E-step sweeps (sweeps >= 1) for the others")
     result, X_train, seconds = run_training(patches[subset], config, options)
+    start = time.perf_counter()
     trained = even_shard(len(subset), options.rank, options.processes)  # as run_training split the subset
     shard = spanning_shard(trained, subset, len(patches))
     X = torch.as_tensor(patches[shard.rows], dtype=options.dtype, device=X_train.device)  # (n, D)
@@ -112,11 +121,11 @@ def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: Ru
     words[torch.as_tensor(subset[trained.rows] - shard.lo, device=X.device)] = result.words
     if sweeps > 0:
         words = infer_states(result.params, X, words, config, Uniforms(generator, X.device, options.dtype), sweeps,
-                             shard)
+                             shard, options.progress)
     estimates = shard.gather(estimate_all(result.params, X, words))  # (N, D) on process 0
     if shard.rank != 0:
         return None
     restored = merge_patches(estimates.cpu().numpy(), image.shape)
     restored = np.where(np.isnan(image), restored, image) if np.isnan(image).any() else restored
     return Restoration(restored, result.params, words, result.free_energy.tolist(), result.sigma2.tolist(),
-                       seconds, len(patches), len(subset))
+                       seconds, time.perf_counter() - start, len(patches), len(subset))

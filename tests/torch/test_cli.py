@@ -49,6 +49,7 @@ def test_denoise_smoke_beats_the_noisy_input(crops, tmp_path):
     for key in ("command", "seed", "versions", "device", "timings", "free_energy", "learned_sigma"):
         assert key in summary
     assert len(summary["free_energy"]) == len(summary["timings"]["seconds_per_epoch"]) == 5
+    assert summary["timings"]["inference_seconds"] > 0  # Eq. (15) for every patch and the merge, after training
     assert np.load(out / "denoised.npy").shape == (48, 48)
     noisy = np.load(out / "input.npy")
     assert (noisy < 0).any() or (noisy > 255).any() or np.abs(noisy - np.load(crops / "crop48.npy")).std() > 20
@@ -123,6 +124,15 @@ def test_a_training_subset_still_restores_every_patch(crops, tmp_path):
     summary = result(out)
     assert (summary["trained_patches"], summary["patches"]) == (50, 15 * 15)
     assert np.isfinite(np.load(out / "denoised.npy")).all()
+
+
+def test_progress_bars_show_the_epochs_and_the_sweeps(crops, tmp_path, capsys):
+    loud = [a for a in TINY if a != "--quiet"]
+    assert run("denoise", "--clean", crops / "crop20.npy", "--patch-size", 6, "--patches", 50, "--sweeps", 2,
+               "--epochs", 2, "--out", tmp_path / "loud", *loud) == 0
+    err = capsys.readouterr().err
+    assert "| 2/2 [" in err and "epoch" in err  # training: 2 epochs
+    assert "E-step sweeps: 100%" in err and "chunk" in err  # 2 sweeps of one chunk of 225 patches
 
 
 def bad(tmp_path, *argv):
