@@ -31,7 +31,7 @@ import torch
 import tvae_torch as tt
 from tvae_common.images import load_image
 from tvae_common.natural import natural_patches
-from tvae_torch.outputs import device_description, versions
+from tvae_torch.outputs import device_description, save_json, versions
 
 CHUNK = 250  # data points per chunk when the bound is recomputed for all of them
 
@@ -95,9 +95,7 @@ def main():
     )
     print(json.dumps({k: v for k, v in result.items() if k not in ("linear", "deep", "linear_continued")}, indent=1))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, separators=(",", ":"))
-            f.write("\n")
+        save_json(args.out, result)
 
 
 if __name__ == "__main__":

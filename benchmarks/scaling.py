@@ -29,7 +29,7 @@ from tvae_common.images import load_image
 from tvae_common.natural import natural_patches
 from tvae_torch.bench import time_epochs
 from tvae_torch.checks import check_device
-from tvae_torch.outputs import device_description, versions
+from tvae_torch.outputs import device_description, save_json, versions
 
 BASE = preset("house-50").with_(H=300, hidden=(100,), S=64)  # house-50's E-step and learning rates
 BASE_N = 2000
@@ -93,9 +93,7 @@ def main():
     )
     print(json.dumps(result, indent=1))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, separators=(",", ":"))
-            f.write("\n")
+        save_json(args.out, result)
 
 
 if __name__ == "__main__":
