@@ -13,7 +13,7 @@ import torch
 
 from tvae_common.config import Selection, TrainConfig
 from tvae_torch.checks import check_data, check_states
-from tvae_torch.model import Params, log_pseudo_joint_unchecked, observed_mask
+from tvae_torch.model import Params, byte_table, log_pseudo_joint_of_words, observed_mask
 from tvae_torch.states import (crossover_words, duplicate_words, flip_words, init_packed_states, init_states,
                                is_duplicate, keep_fittest, pack_states, unpack_states)
 
@@ -197,16 +197,17 @@ def children(parents: torch.Tensor, config: TrainConfig, pi: torch.Tensor, rng: 
 
 
 def evolve_unchecked(params: Params, X: torch.Tensor, words: torch.Tensor, fitness: torch.Tensor,
-                     config: TrainConfig, rng: Uniforms, observed: torch.Tensor | None
+                     config: TrainConfig, rng: Uniforms, observed: torch.Tensor | None, table: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`evolve` on packed Phi (N, S, W) without input checks: new words (N, M, W) and fitness (N, M)."""
+    """`evolve` on packed Phi (N, S, W) without input checks, given `byte_table(params, W)`:
+    new words (N, M, W) and fitness (N, M)."""
     N = len(X)
     candidates, candidate_fitness = words, fitness
     new_words, new_fitness = [], []
     for _ in range(config.n_generations):
         idx = select_parents(candidate_fitness, rng.random((N, config.n_parents)), config.selection)  # (N, P)
         candidates = children_words(_take_states(candidates, idx), params.H, config, params.pi, rng)  # (N, M_g, W)
-        candidate_fitness = log_pseudo_joint_unchecked(params, X, unpack_states(candidates, params.H), observed)
+        candidate_fitness = log_pseudo_joint_of_words(params, table, X, candidates, observed)
         new_words.append(candidates)
         new_fitness.append(candidate_fitness)
     return torch.cat(new_words, dim=1), torch.cat(new_fitness, dim=1)
@@ -221,8 +222,9 @@ def evolve(params: Params, X, K, fitness: torch.Tensor, config: TrainConfig, rng
     """
     X = check_data(X, params.D, params.device, params.dtype)
     K = check_states(K, params.H, len(X), params.device)
-    words, fitness_new = evolve_unchecked(params, X, pack_states(K), fitness, config, as_uniforms(rng, params),
-                                          observed_mask(X))
+    words = pack_states(K)
+    words, fitness_new = evolve_unchecked(params, X, words, fitness, config, as_uniforms(rng, params),
+                                          observed_mask(X), byte_table(params, words.shape[-1]))
     return unpack_states(words, params.H), fitness_new
 
 
@@ -230,8 +232,9 @@ def estep_unchecked(params: Params, X: torch.Tensor, words: torch.Tensor, config
                     observed: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The E-step on packed Phi (N, S, W): returns the new states (N, S, H), their words and fitness (N, S)."""
     S = words.shape[1]
-    fitness = log_pseudo_joint_unchecked(params, X, unpack_states(words, params.H), observed)  # (N, S)
-    words_new, fitness_new = evolve_unchecked(params, X, words, fitness, config, rng, observed)
+    table = byte_table(params, words.shape[-1])
+    fitness = log_pseudo_joint_of_words(params, table, X, words, observed)  # (N, S)
+    words_new, fitness_new = evolve_unchecked(params, X, words, fitness, config, rng, observed, table)
     words_all = torch.cat([words, words_new], dim=1)  # (N, S + M, W)
     f_all = torch.cat([fitness, fitness_new], dim=1)  # (N, S + M)
     order = keep_fittest(words_all, f_all, S)  # (N, S)

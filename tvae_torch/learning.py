@@ -78,7 +78,7 @@ def adam_with_cyclic_lr(theta: list[torch.Tensor], config: TrainConfig, steps_pe
 
     The rate rises from lr_min to lr_max over `half_cycle` epochs and falls back over as many.
     """
-    optimizer = torch.optim.Adam(theta, lr=config.lr_min)
+    optimizer = torch.optim.Adam(theta, lr=config.lr_min, fused=True)  # one kernel per tensor, not ~10 ops
     scheduler = torch.optim.lr_scheduler.CyclicLR(
         optimizer, base_lr=config.lr_min, max_lr=config.lr_max, step_size_up=config.half_cycle * steps_per_epoch,
         mode="triangular", cycle_momentum=False)

@@ -10,10 +10,13 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from tvae_torch.checks import as_tensor, check_data, check_model, check_states
+from tvae_torch.states import unpack_states
 
 PI_MIN = 1e-5  # the M-step keeps every pi_h inside [PI_MIN, 1 - PI_MIN]
+TABLE_BYTES = 2**22  # the largest `byte_table` worth building (4 MiB)
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,18 @@ def layer_outputs(params: Params, K: torch.Tensor) -> list[torch.Tensor]:
     """The decoder's input z and every layer's output; the last one is mu(z; W) of Eq. (1)."""
     lead = K.shape[:-1]
     a = [K.reshape(-1, K.shape[-1]).to(params.dtype)]  # (R, H), R = all leading dimensions
-    for l, (W, b) in enumerate(zip(params.W, params.b)):
-        h = torch.addmm(b, a[-1], W)  # (R, out)
-        a.append(h if l == len(params.W) - 1 else torch.relu(h))
+    a += _upper_layers(params, torch.addmm(params.b[0], a[0], params.W[0]))
     return [x.reshape(*lead, x.shape[-1]) for x in a]
+
+
+def _upper_layers(params: Params, h: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's output, given the first layer's pre-activation h (R, out): ReLU hidden layers, linear output."""
+    a = []
+    for l in range(len(params.W)):
+        if l > 0:
+            h = torch.addmm(params.b[l], a[-1], params.W[l])  # (R, out)
+        a.append(h if l == len(params.W) - 1 else torch.relu(h))
+    return a
 
 
 def means(params: Params, K: torch.Tensor) -> torch.Tensor:
@@ -130,6 +141,43 @@ def log_pseudo_joint_unchecked(params: Params, X: torch.Tensor, K: torch.Tensor,
     """`log_pseudo_joint` without input checks, for the training loop. Returns (N, S)."""
     Z = K.to(params.dtype)  # (N, S, H) as numbers, converted once for the decoder and the prior term
     return pseudo_joint_from_means(params, X, Z, means(params, Z), observed)
+
+
+def byte_table(params: Params, n_words: int) -> torch.Tensor | None:
+    """The z-linear parts of Eq. (9) tabulated per byte, for states packed into n_words words (states.py).
+
+    Byte j of a state's words holds latents 8j .. 8j + 7. Row 256 j + v of the table holds z^T W[0]
+    (first columns) and pi_tilde^T z (last column) for the state whose active latents are the set
+    bits of value v in byte j. For any binary z, both are the sum of one row per byte: 8 additions
+    per 64 latents where z^T W[0] takes 64 multiply-adds, and the states need no unpacking.
+    Returns (256 n_bytes, out + 1), n_bytes = 8 n_words; or None where the table would be larger than
+    TABLE_BYTES: reading rows of a table that does not stay in the cache is slower than the product.
+    """
+    n_bytes = 8 * n_words
+    out = params.W[0].shape[1]
+    if 256 * n_bytes * (out + 1) * params.W[0].element_size() > TABLE_BYTES:
+        return None
+    values = torch.arange(256, device=params.device)
+    bits = ((values[:, None] >> torch.arange(8, device=params.device)) & 1).to(params.dtype)  # (256, 8)
+    pi_tilde = torch.log1p(-params.pi) - torch.log(params.pi)  # (H,)
+    linear = torch.cat([params.W[0], pi_tilde[:, None]], dim=1)  # (H, out + 1), padded to 8 n_bytes rows:
+    linear = F.pad(linear, (0, 0, 0, 8 * n_bytes - params.H)).reshape(n_bytes, 8, out + 1)
+    return (bits @ linear).reshape(256 * n_bytes, out + 1)
+
+
+def log_pseudo_joint_of_words(params: Params, table: torch.Tensor | None, X: torch.Tensor, words: torch.Tensor,
+                              observed: torch.Tensor | None) -> torch.Tensor:
+    """`log_pseudo_joint_unchecked` for packed states (N, M, W), given `byte_table(params, W)`. Returns (N, M)."""
+    if table is None:
+        return log_pseudo_joint_unchecked(params, X, unpack_states(words, params.H), observed)
+    n_bytes = 8 * words.shape[-1]
+    flat = words.contiguous().reshape(-1)  # one dimension: even no rows at all view as bytes
+    rows = flat.view(torch.uint8).reshape(-1, n_bytes).long()  # (R, n_bytes), R = N M
+    rows = rows + 256 * torch.arange(n_bytes, device=words.device)
+    linear = F.embedding_bag(rows, table, mode="sum")  # (R, out + 1): z^T W[0] and pi_tilde^T z
+    mu = _upper_layers(params, linear[:, :-1] + params.b[0])[-1].reshape(*words.shape[:-1], params.D)
+    prior = linear[:, -1].reshape(words.shape[:-1])  # (N, M)
+    return -squared_error(X, mu, observed) / (2 * params.sigma2) - prior
 
 
 def log_pseudo_joint(params: Params, X, K) -> torch.Tensor:

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -5,6 +6,7 @@ import pytest
 import torch
 
 import tvae_torch as tt
+from tvae_torch import model
 
 
 def test_float32_is_the_default_and_float64_is_available(gen):
@@ -91,3 +93,28 @@ def test_deep_from_linear_starts_as_exactly_the_linear_model(gen):
         tt.deep_from_linear(linear, (5,))
     with pytest.raises(ValueError, match="linear decoder"):
         tt.deep_from_linear(deep, (6,))
+
+
+@pytest.mark.parametrize("H, hidden", [(8, ()), (70, (5,)), (64, (6, 4))])
+def test_the_byte_table_gives_the_log_pseudo_joint_of_packed_states(gen, H, hidden):
+    params = tt.init_params(H, hidden, 7, gen, sigma2=0.3, dtype=torch.float64)
+    params = dataclasses.replace(params, pi=torch.rand(H, generator=gen, dtype=torch.float64) * 0.9 + 0.05)
+    X = torch.randn(4, 7, generator=gen, dtype=torch.float64)
+    X[1, 2] = X[3, 0] = torch.nan
+    K = (torch.rand(4, 6, H, generator=gen) < 0.3).to(torch.uint8)
+    words = tt.pack_states(K)
+    table = model.byte_table(params, words.shape[-1])
+    assert table.shape == (256 * 8 * words.shape[-1], params.W[0].shape[1] + 1)
+    expected = tt.log_pseudo_joint(params, X, K)
+    for observed in (model.observed_mask(X), None):
+        X_used = X if observed is not None else torch.nan_to_num(X)
+        want = expected if observed is not None else tt.log_pseudo_joint(params, X_used, K)
+        got = model.log_pseudo_joint_of_words(params, table, X_used, words, observed)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+        torch.testing.assert_close(model.log_pseudo_joint_of_words(params, None, X_used, words, observed), want,
+                                   rtol=1e-12, atol=0)
+
+
+def test_a_byte_table_too_large_for_the_cache_is_not_built(gen):
+    assert model.byte_table(tt.init_params(512, (512,), 144, gen), 8) is None  # 33 MB: the product is faster
+    assert model.byte_table(tt.init_params(64, (64,), 64, gen), 1) is not None  # 0.5 MB
