@@ -124,10 +124,14 @@ def squared_error(X: torch.Tensor, mu: torch.Tensor, observed: torch.Tensor | No
     return diff.square().sum(-1)
 
 
+def prior_ratio(pi: torch.Tensor) -> torch.Tensor:
+    """pi_tilde_h = log((1 - pi_h) / pi_h) of Eq. (9), (H,)."""
+    return torch.log1p(-pi) - torch.log(pi)
+
+
 def pseudo_joint_from_errors(params: Params, K: torch.Tensor, errors: torch.Tensor) -> torch.Tensor:
     """Eq. (9) / 2 sigma^2 for states K (N, S, H) whose squared errors ||x - mu(z)||^2 are `errors` (N, S)."""
-    pi_tilde = torch.log1p(-params.pi) - torch.log(params.pi)  # (H,)
-    return -errors / (2 * params.sigma2) - K.to(params.dtype) @ pi_tilde
+    return -errors / (2 * params.sigma2) - K.to(params.dtype) @ prior_ratio(params.pi)
 
 
 def pseudo_joint_from_means(params: Params, X: torch.Tensor, K: torch.Tensor, mu: torch.Tensor,
@@ -157,10 +161,8 @@ def byte_table(params: Params, n_words: int) -> torch.Tensor | None:
     out = params.W[0].shape[1]
     if 256 * n_bytes * (out + 1) * params.W[0].element_size() > TABLE_BYTES:
         return None
-    values = torch.arange(256, device=params.device)
-    bits = ((values[:, None] >> torch.arange(8, device=params.device)) & 1).to(params.dtype)  # (256, 8)
-    pi_tilde = torch.log1p(-params.pi) - torch.log(params.pi)  # (H,)
-    linear = torch.cat([params.W[0], pi_tilde[:, None]], dim=1)  # (H, out + 1), padded to 8 n_bytes rows:
+    bits = unpack_states(torch.arange(256, device=params.device)[:, None], 8).to(params.dtype)  # (256, 8)
+    linear = torch.cat([params.W[0], prior_ratio(params.pi)[:, None]], dim=1)  # (H, out + 1), padded:
     linear = F.pad(linear, (0, 0, 0, 8 * n_bytes - params.H)).reshape(n_bytes, 8, out + 1)
     return (bits @ linear).reshape(256 * n_bytes, out + 1)
 
