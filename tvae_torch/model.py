@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from tvae_torch.checks import as_tensor, check_data, check_model, check_states
-from tvae_torch.states import unpack_states
+from tvae_torch.states import state_bytes, unpack_states
 
 PI_MIN = 1e-5  # the M-step keeps every pi_h inside [PI_MIN, 1 - PI_MIN]
 TABLE_BYTES = 2**22  # the largest `byte_table` worth building (4 MiB)
@@ -173,8 +173,7 @@ def log_pseudo_joint_of_words(params: Params, table: torch.Tensor | None, X: tor
     if table is None:
         return log_pseudo_joint_unchecked(params, X, unpack_states(words, params.H), observed)
     n_bytes = 8 * words.shape[-1]
-    flat = words.contiguous().reshape(-1)  # one dimension: even no rows at all view as bytes
-    rows = flat.view(torch.uint8).reshape(-1, n_bytes).long()  # (R, n_bytes), R = N M
+    rows = state_bytes(words).reshape(-1, n_bytes).long()  # (R, n_bytes), R = N M
     rows = rows + 256 * torch.arange(n_bytes, device=words.device)
     linear = F.embedding_bag(rows, table, mode="sum")  # (R, out + 1): z^T W[0] and pi_tilde^T z
     mu = _upper_layers(params, linear[:, :-1] + params.b[0])[-1].reshape(*words.shape[:-1], params.D)

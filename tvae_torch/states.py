@@ -29,10 +29,15 @@ def pack_states(K: torch.Tensor) -> torch.Tensor:
     return (v & 0xFF).to(torch.uint8).view(torch.int64)  # (..., W)
 
 
+def state_bytes(words: torch.Tensor) -> torch.Tensor:
+    """The bytes of packed states (..., W) -> (..., 8 W) uint8: byte j holds latents 8j .. 8j + 7, low bit first."""
+    flat = words.contiguous().reshape(-1)  # one dimension: even an empty selection of rows views as bytes
+    return flat.view(torch.uint8).reshape(*words.shape[:-1], 8 * words.shape[-1])
+
+
 def unpack_states(words: torch.Tensor, H: int) -> torch.Tensor:
     """Inverse of `pack_states`: (..., W) int64 -> (..., H) uint8, spreading each byte over 8 bytes."""
-    flat = words.contiguous().reshape(-1)  # one dimension: even an empty selection of rows views as bytes
-    v = flat.view(torch.uint8).reshape(*words.shape[:-1], 8 * words.shape[-1]).to(torch.int64)  # (..., 8 W)
+    v = state_bytes(words).to(torch.int64)  # (..., 8 W)
     v = (v | (v << 28)) & 0x0000000F0000000F
     v = (v | (v << 14)) & 0x0003000300030003
     v = (v | (v << 7)) & 0x0101010101010101  # bit k of the byte now sits at bit 8 k
