@@ -130,21 +130,36 @@ def extract_patches(image: np.ndarray, size: int) -> np.ndarray:
     return windows.reshape(-1, size * size).copy()
 
 
-def merge_patches(patches: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of `extract_patches`: each pixel is the plain mean of the patch values that cover it."""
+def merge_patches(patches: np.ndarray, shape: tuple[int, int], window: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of `extract_patches`: each pixel is the mean of the patch values that cover it.
+
+    The mean is plain, or weighted by `window` (size, size): the weight of each position in a patch, e.g.
+    `gaussian_window` to trust a patch's centre more than its border (the paper's "weighted average").
+    """
     rows, cols = shape
     size = int(round(np.sqrt(patches.shape[1])))
     expected = (rows - size + 1) * (cols - size + 1)
     if size * size != patches.shape[1] or patches.shape[0] != expected:
         raise ValueError(f"{patches.shape[0]} patches of {patches.shape[1]} pixels do not tile an image of shape {shape}")
+    window = np.ones((size, size)) if window is None else np.asarray(window, dtype=np.float64)
+    if window.shape != (size, size) or not (window > 0).all():
+        raise ValueError(f"the window must hold {size} x {size} positive weights, got shape {window.shape}")
     total = np.zeros(shape)
-    count = np.zeros(shape)
+    weight = np.zeros(shape)
     grid = patches.reshape(rows - size + 1, cols - size + 1, size, size)
     for i in range(size):
         for j in range(size):
-            total[i : i + rows - size + 1, j : j + cols - size + 1] += grid[:, :, i, j]
-            count[i : i + rows - size + 1, j : j + cols - size + 1] += 1
-    return total / count
+            total[i : i + rows - size + 1, j : j + cols - size + 1] += window[i, j] * grid[:, :, i, j]
+            weight[i : i + rows - size + 1, j : j + cols - size + 1] += window[i, j]
+    return total / weight
+
+
+def gaussian_window(size: int, width: float) -> np.ndarray:
+    """(size, size) weights exp(-r^2 / (2 width^2)), r the distance of a position from the patch's centre."""
+    if width <= 0:
+        raise ValueError(f"the width of a Gaussian window must be positive, got {width}")
+    offsets = np.arange(size) - (size - 1) / 2
+    return np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * width**2))
 
 
 def psnr(estimate: np.ndarray, clean: np.ndarray, peak: float = 255.0) -> float:

@@ -26,6 +26,11 @@ def _typed(config_fields: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in config_fields.items()}
 
 
+def config_from_fields(config_fields: dict) -> TrainConfig:
+    """A TrainConfig from all of its fields as JSON holds them (e.g. the "config" of a result.json)."""
+    return TrainConfig(**_typed(config_fields))
+
+
 def read_config_file(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no config file at {path}")
@@ -46,7 +51,7 @@ def load_config(path: Path) -> TrainConfig:
     if "preset" in content:
         return preset(content["preset"]).with_(**_typed(settings))
     try:
-        return TrainConfig(**_typed(settings))
+        return config_from_fields(settings)
     except TypeError as error:
         raise ValueError(f"{path} does not name a preset and misses TrainConfig fields: {error}") from error
 

@@ -6,6 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from tvae_common.images import load_image
+from tvae_torch.cli import main
+
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 
@@ -49,3 +55,33 @@ def test_ref_bench_times_the_reference(tmp_path):
     assert result["openblas_num_threads"] == "1"
     assert result["patches"] == 64 and len(result["cpu_seconds_per_epoch"]) == 2
     assert result["estep_states_per_epoch"] == 64 * (64 + 6)
+
+
+
+def tiny_denoise_run(tmp_path, epochs, *extra):
+    """A finished `tvae denoise` run on a 20 x 20 crop of house with a tiny model: its folder."""
+    np.save(tmp_path / "crop.npy", load_image("house.png")[60:80, 120:140])
+    run = tmp_path / "run"
+    argv = ["denoise", "--clean", tmp_path / "crop.npy", "--sigma", 25, "--epochs", epochs, "--out", run,
+            "--set", "H=8", "--set", "hidden=[8]", "--set", "S=8", "--set", "n_children=2", "--quiet", "--threads", 1]
+    assert main([str(a) for a in argv + list(extra)]) == 0
+    return run
+
+
+def test_merge_windows_gives_back_the_run_and_merges_with_every_width(tmp_path):
+    run = tiny_denoise_run(tmp_path, 2)
+    result = run_script(tmp_path, "merge_windows.py", run, "--widths", 1, 3)
+    (merged,) = result["runs"]
+    assert merged["reproduces_denoised_npy"] and merged["epochs"] == 2 and merged["patch_size"] == 8
+    summary = json.loads((run / "result.json").read_text())
+    assert merged["plain"]["psnr"] == pytest.approx(summary["psnr"]["restored"], abs=1e-9)
+    assert [w["width"] for w in merged["gaussian"]] == [1, 3]
+    for windowed in merged["gaussian"]:  # another image than the plain mean's, but of the same estimates
+        assert windowed["psnr"] != merged["plain"]["psnr"] and abs(windowed["psnr"] - merged["plain"]["psnr"]) < 1
+
+
+def test_merge_windows_refuses_a_run_trained_on_a_subset(tmp_path):
+    run = tiny_denoise_run(tmp_path, 1, "--patches", 50, "--sweeps", 1)
+    failed = subprocess.run([sys.executable, str(BENCHMARKS / "merge_windows.py"), str(run)], capture_output=True,
+                            text=True)
+    assert failed.returncode != 0 and "trained on all patches" in failed.stderr

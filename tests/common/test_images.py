@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from tvae_common import images
-from tvae_common.images import DataFileError, add_noise, data_path, extract_patches, load_image, merge_patches, psnr
+from tvae_common.images import (DataFileError, add_noise, data_path, extract_patches, gaussian_window, load_image,
+                                merge_patches, psnr)
 
 @pytest.fixture
 def house_file():
@@ -75,6 +76,37 @@ def test_patches_merge_back_into_the_image(rng):
 def test_merging_averages_the_overlapping_estimates():
     patches = np.stack([np.full(4, 1.0), np.full(4, 3.0)])  # two 2x2 patches of a 2x3 image
     np.testing.assert_allclose(merge_patches(patches, (2, 3)), [[1, 2, 3], [1, 2, 3]])
+
+
+def test_a_window_weights_the_positions_of_a_patch():
+    patches = np.stack([np.full(4, 1.0), np.full(4, 3.0)])  # two 2x2 patches of a 2x3 image
+    window = np.array([[1.0, 3.0], [1.0, 3.0]])  # the right column of a patch counts three times
+    # the middle column is the right column of the first patch and the left one of the second
+    np.testing.assert_allclose(merge_patches(patches, (2, 3), window), [[1, 1.5, 3], [1, 1.5, 3]])
+    np.testing.assert_allclose(merge_patches(patches, (2, 3), np.full((2, 2), 7.0)), merge_patches(patches, (2, 3)))
+
+
+def test_windowed_merging_keeps_an_image_that_every_patch_agrees_with(rng):
+    image = rng.random((11, 9))
+    merged = merge_patches(extract_patches(image, 5), image.shape, gaussian_window(5, 1.5))
+    np.testing.assert_allclose(merged, image)
+
+
+def test_gaussian_window_peaks_at_the_centre():
+    window = gaussian_window(4, 1.0)
+    assert window.shape == (4, 4) and np.allclose(window, window.T) and np.allclose(window, window[::-1, ::-1])
+    np.testing.assert_allclose(window[1, 1], np.exp(-0.25))  # (0.5, 0.5) from the centre of a 4 x 4 patch
+    assert window[1, 1] > window[0, 1] > window[0, 0]
+
+
+def test_bad_windows_are_refused():
+    patches = np.ones((2, 4))
+    with pytest.raises(ValueError, match="2 x 2 positive weights"):
+        merge_patches(patches, (2, 3), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="positive"):
+        merge_patches(patches, (2, 3), np.array([[1.0, 0.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="width"):
+        gaussian_window(4, 0.0)
 
 
 def test_patch_larger_than_the_image_is_refused():
