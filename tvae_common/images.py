@@ -130,28 +130,51 @@ def extract_patches(image: np.ndarray, size: int) -> np.ndarray:
     return windows.reshape(-1, size * size).copy()
 
 
-def merge_patches(patches: np.ndarray, shape: tuple[int, int], window: np.ndarray | None = None) -> np.ndarray:
+def merge_patches(patches: np.ndarray, shape: tuple[int, int], window: np.ndarray | None = None,
+                  weights: np.ndarray | None = None) -> np.ndarray:
     """Inverse of `extract_patches`: each pixel is the mean of the patch values that cover it.
 
     The mean is plain, or weighted by `window` (size, size): the weight of each position in a patch, e.g.
     `gaussian_window` to trust a patch's centre more than its border (the paper's "weighted average").
+    `weights` (N,) >= 0 weighs whole patches; a pixel that only patches of weight 0 cover is NaN.
     """
     rows, cols = shape
     size = int(round(np.sqrt(patches.shape[1])))
-    expected = (rows - size + 1) * (cols - size + 1)
-    if size * size != patches.shape[1] or patches.shape[0] != expected:
+    grid_shape = (rows - size + 1, cols - size + 1)
+    if size * size != patches.shape[1] or patches.shape[0] != grid_shape[0] * grid_shape[1]:
         raise ValueError(f"{patches.shape[0]} patches of {patches.shape[1]} pixels do not tile an image of shape {shape}")
     window = np.ones((size, size)) if window is None else np.asarray(window, dtype=np.float64)
     if window.shape != (size, size) or not (window > 0).all():
         raise ValueError(f"the window must hold {size} x {size} positive weights, got shape {window.shape}")
+    weights = np.ones(len(patches)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weights.shape != (len(patches),) or not (weights >= 0).all():
+        raise ValueError(f"weights must hold one non-negative weight per patch ({len(patches)}), got {weights.shape}")
     total = np.zeros(shape)
     weight = np.zeros(shape)
-    grid = patches.reshape(rows - size + 1, cols - size + 1, size, size)
+    grid = patches.reshape(*grid_shape, size, size)
+    per_patch = weights.reshape(grid_shape)
     for i in range(size):
         for j in range(size):
-            total[i : i + rows - size + 1, j : j + cols - size + 1] += window[i, j] * grid[:, :, i, j]
-            weight[i : i + rows - size + 1, j : j + cols - size + 1] += window[i, j]
-    return total / weight
+            total[i : i + grid_shape[0], j : j + grid_shape[1]] += window[i, j] * per_patch * grid[:, :, i, j]
+            weight[i : i + grid_shape[0], j : j + grid_shape[1]] += window[i, j] * per_patch
+    with np.errstate(invalid="ignore"):
+        return total / weight
+
+
+def pixels_covered(patches: np.ndarray, shape: tuple[int, int], size: int) -> np.ndarray:
+    """(rows, cols) bool: the pixels that at least one of the chosen patches ((N,) bool) holds."""
+    rows, cols = shape
+    grid = np.asarray(patches, dtype=bool).reshape(rows - size + 1, cols - size + 1)
+    covered = np.zeros(shape, dtype=bool)
+    for i in range(size):
+        for j in range(size):
+            covered[i : i + rows - size + 1, j : j + cols - size + 1] |= grid
+    return covered
+
+
+def patches_covering(pixels: np.ndarray, size: int) -> np.ndarray:
+    """(N,) bool: which of the size x size patches of `extract_patches` hold at least one of `pixels` (2-D bool)."""
+    return np.lib.stride_tricks.sliding_window_view(pixels, (size, size)).any(axis=(2, 3)).ravel()
 
 
 def gaussian_window(size: int, width: float) -> np.ndarray:

@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("image", nargs="?", metavar=what)
         sub.add_argument("--clean", help="the clean image: reports PSNR, and makes the input when none is given")
         sub.add_argument("--patch-size", type=int, help="default: the preset's")
-        sub.add_argument("--sweeps", type=int, help="E-step sweeps over all patches after training "
-                                                    "(default 10 with --patches, else 0)")
+        sub.add_argument("--sweeps", type=int, help="E-step sweeps after training on a subset, for the patches "
+                         "that cover pixels no trained patch covers, and the trained ones (default 10 with --patches, "
+                         "else 0)")
         common_options(sub, default)
     denoise, inpaint = commands.choices["denoise"], commands.choices["inpaint"]
     denoise.add_argument("--sigma", type=float, help="with --clean and no NOISY: add noise of this std")
@@ -149,7 +150,8 @@ def cmd_restore(args: argparse.Namespace) -> dict | None:
     if result is None:  # not process 0
         return None
     extra = {"image_shape": list(image.shape), "patch_size": size, "patches": result.n_patches,
-             "trained_patches": result.n_trained, "sweeps": sweeps}
+             "trained_patches": result.n_trained, "helper_patches": len(result.rows) - result.n_trained,
+             "sweeps": sweeps}
     if clean is not None:
         observed = np.where(np.isnan(image), 0.0, image)
         extra["psnr"] = {"input": psnr(observed, clean), "restored": psnr(result.image, clean),

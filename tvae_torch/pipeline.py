@@ -1,10 +1,12 @@
 """Zero-shot restoration of one image (Appendix B.2, C): patches, training, Eq. (15) per patch, merging.
 
 Every overlapping patch is a data point. The model is trained on all of them (or on a seeded subset),
-every patch gets its posterior mean of Eq. (15) under the trained model, and each pixel is the plain
-mean of the estimates of the patches that cover it. For inpainting, missing pixels are NaN; only they
-are replaced in the restored image. On several processes, each infers and estimates the patches
-around its training shard, and process 0 merges the estimates into the image.
+each patch gets its posterior mean of Eq. (15) under the trained model, and each pixel is the plain
+mean of the estimates of the patches that cover it. After training on a subset, a pixel takes the
+estimates of the trained patches that cover it; only where no trained patch does, it takes those of
+"helper" patches, whose sets Phi come from E-step sweeps with the trained model. For inpainting, missing
+pixels are NaN; only they are replaced in the restored image. On several processes, each infers and
+estimates the patches around its training shard, and process 0 merges the estimates into the image.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from tvae_common.config import TrainConfig
-from tvae_common.images import extract_patches, merge_patches
+from tvae_common.images import extract_patches, merge_patches, patches_covering, pixels_covered
 from tvae_torch.bound import estimate_from_means, posterior_weights
 from tvae_torch.distributed import Shard, batch_uniforms, even_shard, spanning_shard
 from tvae_torch.evolution import Uniforms, estep_unchecked
@@ -85,15 +87,37 @@ def estimate_all(params: Params, X: torch.Tensor, words: torch.Tensor) -> torch.
     return torch.cat(parts)
 
 
+def helper_patches(trained: np.ndarray, shape: tuple[int, int], size: int) -> np.ndarray:
+    """Ascending indices of the untrained patches that hold a pixel which no patch in `trained` covers."""
+    is_trained = np.zeros((shape[0] - size + 1) * (shape[1] - size + 1), dtype=bool)
+    is_trained[trained] = True
+    uncovered = ~pixels_covered(is_trained, shape, size)
+    return np.flatnonzero(patches_covering(uncovered, size) & ~is_trained)
+
+
+def merge_preferring(estimates: np.ndarray, shape: tuple[int, int], trained: np.ndarray, helpers: np.ndarray
+                     ) -> np.ndarray:
+    """The image from the estimates (N, D) of all patches, of which only rows `trained` and `helpers` are used:
+    each pixel is the mean over the trained patches that cover it, or where none do, over the helpers."""
+    chosen = np.zeros(len(estimates))
+    chosen[trained] = 1.0
+    merged = merge_patches(estimates, shape, weights=chosen)
+    if len(helpers):
+        chosen[:], chosen[helpers] = 0.0, 1.0
+        merged = np.where(np.isnan(merged), merge_patches(estimates, shape, weights=chosen), merged)
+    return merged
+
+
 @dataclass(frozen=True)
 class Restoration:
     image: np.ndarray  # the restored image, float64, not clipped
     params: Params
-    words: torch.Tensor  # (N, S, ceil(H / 64)) packed Phi of every patch, as Eq. (15) used it
+    words: torch.Tensor  # (len(rows), S, ceil(H / 64)) packed Phi of the patches `rows`, as Eq. (15) used it
+    rows: np.ndarray  # the patches whose estimates make the image: the trained ones and the helpers, ascending
     free_energy: list[float]
     sigma2: list[float]
     seconds: list[float]  # per epoch
-    inference_seconds: float  # after training: the sweeps, Eq. (15) for every patch and the merge
+    inference_seconds: float  # after training: the sweeps, Eq. (15) for the patches `rows` and the merge
     n_patches: int
     n_trained: int
 
@@ -102,30 +126,35 @@ def restore(image: np.ndarray, patch_size: int, config: TrainConfig, options: Ru
             n_patches: int | None = None, sweeps: int = 0) -> Restoration | None:
     """Denoise (no NaN) or inpaint (NaN = missing) one image with a TVAE trained on its own patches.
 
-    With a training subset, the patches left out get their Phi from `sweeps` E-steps with the
-    trained model (every patch also gets them when sweeps > 0). On several processes, process 0
-    returns the restoration and the others None.
+    With a training subset, the helper patches (see `helper_patches`) get their Phi from `sweeps`
+    E-steps with the trained model (the trained patches also get them when sweeps > 0). On several
+    processes, process 0 returns the restoration and the others None.
     """
     image = check_image(image, patch_size, allow_missing=True)
     patches = extract_patches(image, patch_size)  # (N, D)
     subset = training_subset(len(patches), n_patches, options.seed)
-    if len(subset) < len(patches) and sweeps < 1:
-        raise ValueError("training on a subset of the patches needs E-step sweeps (sweeps >= 1) for the others")
+    helpers = helper_patches(subset, image.shape, patch_size)
+    if len(helpers) and sweeps < 1:
+        raise ValueError(f"some pixels lie in no trained patch: {len(helpers)} helper patches that cover them "
+                         "need E-step sweeps (sweeps >= 1) for their Phi")
     result, X_train, seconds = run_training(patches[subset], config, options)
     start = time.perf_counter()
+    rows = np.union1d(subset, helpers)  # the patches whose estimates make the image, ascending
     trained = even_shard(len(subset), options.rank, options.processes)  # as run_training split the subset
-    shard = spanning_shard(trained, subset, len(patches))
-    X = torch.as_tensor(patches[shard.rows], dtype=options.dtype, device=X_train.device)  # (n, D)
+    shard = spanning_shard(trained, np.searchsorted(rows, subset), len(rows))
+    X = torch.as_tensor(patches[rows[shard.rows]], dtype=options.dtype, device=X_train.device)  # (n, D)
     generator = torch.Generator(device=X.device).manual_seed(options.seed + 1)
-    words = init_packed_states(len(patches), config.S, config.H, generator, X.device, rows=shard.rows)
-    words[torch.as_tensor(subset[trained.rows] - shard.lo, device=X.device)] = result.words
+    words = init_packed_states(len(rows), config.S, config.H, generator, X.device, rows=shard.rows)
+    words[torch.as_tensor(np.searchsorted(rows, subset[trained.rows]) - shard.lo, device=X.device)] = result.words
     if sweeps > 0:
         words = infer_states(result.params, X, words, config, Uniforms(generator, X.device, options.dtype), sweeps,
                              shard, options.progress)
-    estimates = shard.gather(estimate_all(result.params, X, words))  # (N, D) on process 0
+    estimates = shard.gather(estimate_all(result.params, X, words))  # (len(rows), D) on process 0
     if shard.rank != 0:
         return None
-    restored = merge_patches(estimates.cpu().numpy(), image.shape)
+    every_patch = np.zeros(patches.shape)
+    every_patch[rows] = estimates.cpu().numpy()
+    restored = merge_preferring(every_patch, image.shape, subset, helpers)
     restored = np.where(np.isnan(image), restored, image) if np.isnan(image).any() else restored
-    return Restoration(restored, result.params, words, result.free_energy.tolist(), result.sigma2.tolist(),
+    return Restoration(restored, result.params, words, rows, result.free_energy.tolist(), result.sigma2.tolist(),
                        seconds, time.perf_counter() - start, len(patches), len(subset))

@@ -108,3 +108,11 @@ def markdown_table(header: list[str], rows: list[list], align: str | None = None
     rule = {"l": ":--", "r": "--:", "c": ":-:"}
     lines = [header, [rule[a] for a in align], *rows]
     return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
+
+
+def patches_text(summary: dict) -> str:
+    """'trained of all' patches, with the helper patches and their E-step sweeps after training on a subset."""
+    text = f"{summary['trained_patches']} of {summary['patches']}"
+    if summary["trained_patches"] < summary["patches"]:
+        text += f" (+ {summary['helper_patches']} helper patches, {summary['sweeps']} E-step sweeps)"
+    return text

@@ -60,6 +60,7 @@ def test_ref_bench_times_the_reference(tmp_path):
 
 def tiny_denoise_run(tmp_path, epochs, *extra):
     """A finished `tvae denoise` run on a 20 x 20 crop of house with a tiny model: its folder."""
+    tmp_path.mkdir(exist_ok=True)
     np.save(tmp_path / "crop.npy", load_image("house.png")[60:80, 120:140])
     run = tmp_path / "run"
     argv = ["denoise", "--clean", tmp_path / "crop.npy", "--sigma", 25, "--epochs", epochs, "--out", run,
@@ -85,3 +86,16 @@ def test_merge_windows_refuses_a_run_trained_on_a_subset(tmp_path):
     failed = subprocess.run([sys.executable, str(BENCHMARKS / "merge_windows.py"), str(run)], capture_output=True,
                             text=True)
     assert failed.returncode != 0 and "trained on all patches" in failed.stderr
+
+
+def test_subset_merge_compares_both_merges_of_a_subset_run(tmp_path):
+    run = tiny_denoise_run(tmp_path, 1, "--patches", 50, "--sweeps", 1)
+    result = run_script(tmp_path, "subset_merge.py", run)
+    (compared,) = result["runs"]
+    assert (compared["patches"], compared["trained_patches"], compared["sweeps"]) == (13 * 13, 50, 1)
+    assert compared["error_pixels"] == "all" and compared["mse_trained_patches"] > 0
+    assert compared["psnr_every_patch"] != compared["psnr_trained_first"]  # two images from the same estimates
+    every_patch = tiny_denoise_run(tmp_path / "all", 1)
+    failed = subprocess.run([sys.executable, str(BENCHMARKS / "subset_merge.py"), str(every_patch)], capture_output=True,
+                            text=True)
+    assert failed.returncode != 0 and "no subset to compare" in failed.stderr

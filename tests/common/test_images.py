@@ -9,7 +9,7 @@ from PIL import Image
 
 from tvae_common import images
 from tvae_common.images import (DataFileError, add_noise, data_path, extract_patches, gaussian_window, load_image,
-                                merge_patches, psnr)
+                                merge_patches, patches_covering, pixels_covered, psnr)
 
 @pytest.fixture
 def house_file():
@@ -97,6 +97,27 @@ def test_gaussian_window_peaks_at_the_centre():
     assert window.shape == (4, 4) and np.allclose(window, window.T) and np.allclose(window, window[::-1, ::-1])
     np.testing.assert_allclose(window[1, 1], np.exp(-0.25))  # (0.5, 0.5) from the centre of a 4 x 4 patch
     assert window[1, 1] > window[0, 1] > window[0, 0]
+
+
+def test_patch_weights_leave_out_patches_and_mark_uncovered_pixels():
+    patches = np.stack([np.full(4, 1.0), np.full(4, 3.0)])  # two 2x2 patches of a 2x3 image
+    np.testing.assert_allclose(merge_patches(patches, (2, 3), weights=np.array([1.0, 3.0])), [[1, 2.5, 3], [1, 2.5, 3]])
+    only_first = merge_patches(patches, (2, 3), weights=np.array([1.0, 0.0]))
+    np.testing.assert_array_equal(only_first[:, :2], 1.0)
+    assert np.isnan(only_first[:, 2]).all()  # no patch of positive weight covers the last column
+    with pytest.raises(ValueError, match="one non-negative weight per patch"):
+        merge_patches(patches, (2, 3), weights=np.array([1.0, -1.0]))
+
+
+def test_covered_pixels_and_covering_patches_are_each_others_duals():
+    chosen = np.zeros(4 * 3, dtype=bool)  # the 2 x 2 patches of a 5 x 4 image: a 4 x 3 grid of positions
+    chosen[0] = True  # the patch at the top left
+    covered = pixels_covered(chosen, (5, 4), 2)
+    assert covered.sum() == 4 and covered[:2, :2].all()
+    pixel = np.zeros((5, 4), dtype=bool)
+    pixel[1, 1] = True
+    holding = patches_covering(pixel, 2).reshape(4, 3)
+    assert holding.sum() == 4 and holding[:2, :2].all()  # the patches at (0..1, 0..1) hold pixel (1, 1)
 
 
 def test_bad_windows_are_refused():

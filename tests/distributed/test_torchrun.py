@@ -138,8 +138,9 @@ def test_two_processes_resume_the_killed_run_and_end_as_one_process_does(killed,
 
 
 def test_two_processes_inpaint_as_one(tmp_path):
-    """A training subset of 150 of 35 x 35 patches, then E-step sweeps over all of them in two chunks: every
-    process infers and estimates the patches around its training points, process 0 merges them."""
+    """A training subset of 150 of 35 x 35 patches, then E-step sweeps over them and the helper patches that
+    cover the pixels they leave out: every process infers and estimates the patches around its training
+    points, process 0 merges them."""
     np.save(tmp_path / "crop.npy", load_image("house.png")[60:100, 120:160])
     argv = ["inpaint", "--clean", tmp_path / "crop.npy", "--missing", 0.3, "--patch-size", 6, "--patches", 150,
             "--sweeps", 2, "--epochs", 3, "--dtype", "float64", *TINY, "--set", "lr_min=0.01", "--set", "lr_max=0.05"]
@@ -147,6 +148,7 @@ def test_two_processes_inpaint_as_one(tmp_path):
     one_process(*argv, "--out", tmp_path / "one")
     one, two = result(tmp_path / "one"), result(tmp_path / "two")
     assert two["patches"] == 35 * 35 and two["trained_patches"] == 150 and two["processes"] == 2
+    assert two["helper_patches"] == one["helper_patches"] > 0
     np.testing.assert_allclose(two["free_energy"], one["free_energy"], rtol=1e-6, atol=0)
     restored = [np.load(tmp_path / name / "inpainted.npy") for name in ("one", "two")]
     np.testing.assert_allclose(restored[1], restored[0], rtol=1e-9)

@@ -123,7 +123,15 @@ def test_a_training_subset_still_restores_every_patch(crops, tmp_path):
                "--epochs", 2, "--out", out, *TINY) == 0
     summary = result(out)
     assert (summary["trained_patches"], summary["patches"]) == (50, 15 * 15)
+    assert 0 < summary["helper_patches"] <= 15 * 15 - 50  # for the pixels that no trained patch covers
     assert np.isfinite(np.load(out / "denoised.npy")).all()
+
+
+def test_a_training_subset_without_sweeps_is_refused_before_training(crops, tmp_path, capsys):
+    out = tmp_path / "no-sweeps"
+    assert run("denoise", "--clean", crops / "crop20.npy", "--patch-size", 6, "--patches", 50, "--sweeps", 0,
+               "--epochs", 2, "--out", out, *TINY) != 0
+    assert "helper patches" in capsys.readouterr().err and not (out / "log.jsonl").exists()
 
 
 def test_progress_bars_show_the_epochs_and_the_sweeps(crops, tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 
 from tvae_common.images import load_image
 from tvae_torch.cli import main
-from tvae_torch.results import find_runs, group_runs, markdown_table, read_run
+from tvae_torch.results import find_runs, group_runs, markdown_table, patches_text, read_run
 
 TINY = ["--patch-size", "6", "--epochs", "2", "--set", "H=8", "--set", "hidden=[8]", "--set", "S=8",
         "--set", "n_parents=3", "--set", "n_children=2", "--set", "n_generations=1", "--quiet", "--threads", "1"]
@@ -79,3 +79,9 @@ def test_markdown_table():
     assert table.splitlines() == ["| preset | PSNR |", "| :-- | --: |", "| house-25 | 32.65 |"]
     with pytest.raises(ValueError, match="one entry per column"):
         markdown_table(["a", "b"], [["only one"]])
+
+
+def test_patches_text_names_the_helpers_only_after_a_subset():
+    assert patches_text({"trained_patches": 10, "patches": 10, "sweeps": 0}) == "10 of 10"
+    subset = {"trained_patches": 4, "patches": 10, "helper_patches": 3, "sweeps": 2}
+    assert patches_text(subset) == "4 of 10 (+ 3 helper patches, 2 E-step sweeps)"
