@@ -99,13 +99,12 @@ def merge_preferring(estimates: np.ndarray, shape: tuple[int, int], trained: np.
                      ) -> np.ndarray:
     """The image from the estimates (N, D) of all patches, of which only rows `trained` and `helpers` are used:
     each pixel is the mean over the trained patches that cover it, or where none do, over the helpers."""
-    chosen = np.zeros(len(estimates))
-    chosen[trained] = 1.0
-    merged = merge_patches(estimates, shape, weights=chosen)
-    if len(helpers):
-        chosen[:], chosen[helpers] = 0.0, 1.0
-        merged = np.where(np.isnan(merged), merge_patches(estimates, shape, weights=chosen), merged)
-    return merged
+    patch = np.arange(len(estimates))
+    from_trained = merge_patches(estimates, shape, weights=np.isin(patch, trained))  # NaN where none covers
+    if len(helpers) == 0:
+        return from_trained
+    from_helpers = merge_patches(estimates, shape, weights=np.isin(patch, helpers))
+    return np.where(np.isnan(from_trained), from_helpers, from_trained)
 
 
 @dataclass(frozen=True)
