@@ -10,9 +10,6 @@ window of each width, and prints the PSNRs as JSON. The book's file comes from:
 """
 
 import argparse
-import json
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +19,7 @@ from tvae_common.images import extract_patches, gaussian_window, load_image, mer
 from tvae_torch.checkpoint import read_checkpoint
 from tvae_torch.data import config_from_fields
 from tvae_torch.model import Params
-from tvae_torch.outputs import save_json, versions
+from tvae_torch.outputs import report_runs
 from tvae_torch.pipeline import estimate_all
 from tvae_torch.results import read_run
 
@@ -63,14 +60,7 @@ def main():
     parser.add_argument("--out", help="also write the result to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = {
-        "command": shlex.join(["python", "benchmarks/merge_windows.py", *sys.argv[1:]]),
-        "versions": versions(),
-        "runs": [merged_again(folder, args.widths) for folder in args.folders],
-    }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        save_json(args.out, result)
+    report_runs("benchmarks/merge_windows.py", [merged_again(folder, args.widths) for folder in args.folders], args.out)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,6 @@ inpainting). The book's file comes from:
 """
 
 import argparse
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from tvae_torch.checkpoint import read_checkpoint
 from tvae_torch.data import config_from_fields
 from tvae_torch.evolution import Uniforms
 from tvae_torch.model import Params
-from tvae_torch.outputs import save_json, versions
+from tvae_torch.outputs import report_runs
 from tvae_torch.pipeline import estimate_all, helper_patches, infer_states, merge_preferring, training_subset
 from tvae_torch.results import read_run
 from tvae_torch.states import init_packed_states
@@ -79,14 +76,7 @@ def main():
     parser.add_argument("--out", help="also write the result to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = {
-        "command": shlex.join(["python", "benchmarks/subset_merge.py", *sys.argv[1:]]),
-        "versions": versions(),
-        "runs": [compare_merges(folder, args.seed) for folder in args.folders],
-    }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        save_json(args.out, result)
+    report_runs("benchmarks/subset_merge.py", [compare_merges(folder, args.seed) for folder in args.folders], args.out)
 
 
 if __name__ == "__main__":

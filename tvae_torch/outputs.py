@@ -25,6 +25,15 @@ def save_json(path: Path, content: dict) -> None:
         tmp.write_text(json.dumps(content, indent=1) + "\n")
 
 
+def report_runs(script: str, runs: list[dict], out: str | None) -> None:
+    """A benchmark script's result over run folders: its command, the versions and `runs`, printed as JSON
+    and also written to `out` when given."""
+    result = {"command": shlex.join(["python", script, *sys.argv[1:]]), "versions": versions(), "runs": runs}
+    print(json.dumps(result, indent=1))
+    if out:
+        save_json(out, result)
+
+
 def save_image(stem: Path, image: np.ndarray) -> None:
     """`stem`.npy (float64, as computed) and `stem`.png (clipped to 0..255, rounded; NaN shown black)."""
     with atomic_path(stem.with_suffix(".npy")) as tmp, tmp.open("wb") as file:
