@@ -86,9 +86,29 @@ def read_run(folder: str | Path) -> RunResult:
     return RunResult(folder, summary, args)
 
 
+def natural_order(text: str) -> list:
+    """Sort key that reads the digits in `text` as numbers: `...-epoch60` comes before `...-epoch240`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
 def find_runs(root: str | Path) -> list[RunResult]:
-    """Every run in the subfolders of `root` that holds a result.json, sorted by folder name; [] if none."""
-    return [read_run(path.parent) for path in sorted(Path(root).glob("*/result.json"))]
+    """Every run in the subfolders of `root` that holds a result.json, in natural order of the folder names;
+    [] if none."""
+    folders = [path.parent for path in Path(root).glob("*/result.json")]
+    return [read_run(folder) for folder in sorted(folders, key=lambda folder: natural_order(folder.name))]
+
+
+def final_readings(runs: list[RunResult]) -> list[RunResult]:
+    """The runs that are not an earlier reading of a longer run among `runs`.
+
+    A run continued with `--resume` keeps the free energy of every epoch it trained, so a copy kept at
+    fewer epochs has free energies that begin the longer run's. Plots of whole runs draw the longer one.
+    """
+    def earlier(run: RunResult, other: RunResult) -> bool:
+        energies = run.summary["free_energy"]
+        return other.epochs > run.epochs and other.summary["free_energy"][: run.epochs] == energies
+
+    return [run for run in runs if not any(earlier(run, other) for other in runs)]
 
 
 def group_runs(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:
@@ -96,7 +116,8 @@ def group_runs(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunRe
     groups: dict[tuple[str, str | None], list[RunResult]] = {}
     for run in runs:
         groups.setdefault((run.preset, run.variant), []).append(run)
-    order = sorted(groups, key=lambda key: (key[0], key[1] or ""))  # a preset's plain runs before its variants
+    # a preset's plain runs before its variants, and `...-epoch60` before `...-epoch240`
+    order = sorted(groups, key=lambda key: (key[0], natural_order(key[1] or "")))
     return {key: sorted(groups[key], key=lambda run: run.data_seed) for key in order}
 
 

@@ -1,13 +1,22 @@
 """Reading the result folders of `tvae denoise` and `tvae inpaint`, made here by the command itself."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from tvae_common.images import load_image
 from tvae_torch.cli import main
-from tvae_torch.results import find_runs, group_runs, markdown_table, patches_text, read_run
+from tvae_torch.results import (
+    final_readings,
+    find_runs,
+    group_runs,
+    markdown_table,
+    natural_order,
+    patches_text,
+    read_run,
+)
 
 TINY = ["--patch-size", "6", "--epochs", "2", "--set", "H=8", "--set", "hidden=[8]", "--set", "S=8",
         "--set", "n_parents=3", "--set", "n_children=2", "--set", "n_generations=1", "--quiet", "--threads", "1"]
@@ -41,6 +50,33 @@ def test_runs_are_grouped_by_preset_and_variant(results):
     assert [run.data_seed for run in groups["house-25", None]] == [0, 1]
     tvo = groups["house-25", "tvo"][0]
     assert tvo.summary["config"]["selection"] == "tvo-compatible" and tvo.data_seed == 0
+
+
+def test_a_run_read_at_fewer_epochs_is_an_earlier_reading_of_it(results, tmp_path):
+    """A copy kept at 1 epoch, the run continued to 2: only the continued run is a final reading."""
+    clean = results / "clean.npy"
+    command = ["denoise", "--clean", str(clean), "--sigma", "25", "--preset", "house-25", *TINY]
+    short, long = tmp_path / "house-25-seed0-epoch1", tmp_path / "house-25-seed0"
+    assert main([*command, "--epochs", "1", "--checkpoint-every", "1", "--out", str(short)]) == 0
+    shutil.copytree(short, long)
+    assert main([*command, "--epochs", "2", "--resume", "--out", str(long)]) == 0
+    other_seed = tmp_path / "house-25-seed1"
+    assert main([*command, "--noise-seed", "1", "--epochs", "1", "--out", str(other_seed)]) == 0
+    runs = find_runs(tmp_path)
+    assert [run.folder.name for run in runs] == ["house-25-seed0", "house-25-seed0-epoch1", "house-25-seed1"]
+    assert runs[0].summary["free_energy"][:1] == runs[1].summary["free_energy"]  # the resumed run kept epoch 1
+    assert [run.folder for run in final_readings(runs)] == [long, other_seed]
+    assert final_readings(runs[1:]) == runs[1:]  # without the longer run, the short one is final
+
+
+def test_folders_and_variants_are_in_natural_order(results, tmp_path):
+    names = ["house-25-seed0-epoch240", "house-25-seed0", "house-25-seed0-epoch60", "house-25-seed10"]
+    assert sorted(names, key=natural_order) == [names[1], names[2], names[0], names[3]]
+    for name in names:
+        shutil.copytree(results / "denoise" / "house-25-seed0", tmp_path / name)
+    assert [run.folder.name for run in find_runs(tmp_path)] == sorted(names, key=natural_order)
+    variants = [variant for _, variant in group_runs(find_runs(tmp_path))]
+    assert variants == [None, "epoch60", "epoch240"]
 
 
 def test_a_denoising_run_is_read_from_its_files(results):
