@@ -98,17 +98,23 @@ def find_runs(root: str | Path) -> list[RunResult]:
     return [read_run(folder) for folder in sorted(folders, key=lambda folder: natural_order(folder.name))]
 
 
-def final_readings(runs: list[RunResult]) -> list[RunResult]:
-    """The runs that are not an earlier reading of a longer run among `runs`.
+def earlier_readings(run: RunResult, runs: list[RunResult]) -> list[RunResult]:
+    """The runs among `runs` that are earlier readings of `run`, by their epochs.
 
     A run continued with `--resume` keeps the free energy of every epoch it trained, so a copy kept at
-    fewer epochs has free energies that begin the longer run's. Plots of whole runs draw the longer one.
+    fewer epochs has free energies that begin the longer run's.
     """
-    def earlier(run: RunResult, other: RunResult) -> bool:
-        energies = run.summary["free_energy"]
-        return other.epochs > run.epochs and other.summary["free_energy"][: run.epochs] == energies
+    energies = run.summary["free_energy"]
+    earlier = [other for other in runs
+               if other.epochs < run.epochs and energies[: other.epochs] == other.summary["free_energy"]]
+    return sorted(earlier, key=lambda other: other.epochs)
 
-    return [run for run in runs if not any(earlier(run, other) for other in runs)]
+
+def final_readings(runs: list[RunResult]) -> list[RunResult]:
+    """The runs that are not an earlier reading of a longer run among `runs` (plots of whole runs draw
+    the longer one)."""
+    earlier = [reading.folder for run in runs for reading in earlier_readings(run, runs)]
+    return [run for run in runs if run.folder not in earlier]
 
 
 def group_runs(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:

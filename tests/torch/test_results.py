@@ -9,6 +9,7 @@ import pytest
 from tvae_common.images import load_image
 from tvae_torch.cli import main
 from tvae_torch.results import (
+    earlier_readings,
     final_readings,
     find_runs,
     group_runs,
@@ -66,6 +67,8 @@ def test_a_run_read_at_fewer_epochs_is_an_earlier_reading_of_it(results, tmp_pat
     assert [run.folder.name for run in runs] == ["house-25-seed0", "house-25-seed0-epoch1", "house-25-seed1"]
     assert runs[0].summary["free_energy"][:1] == runs[1].summary["free_energy"]  # the resumed run kept epoch 1
     assert [run.folder for run in final_readings(runs)] == [long, other_seed]
+    assert earlier_readings(runs[0], runs) == [runs[1]] and earlier_readings(runs[1], runs) == []
+    assert earlier_readings(runs[2], runs) == []  # one epoch of another noise: a run of its own
     assert final_readings(runs[1:]) == runs[1:]  # without the longer run, the short one is final
 
 
