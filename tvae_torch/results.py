@@ -83,7 +83,11 @@ def read_run(folder: str | Path) -> RunResult:
     args = build_parser().parse_args(shlex.split(summary["command"])[1:])
     if args.command not in ("denoise", "inpaint"):
         raise ValueError(f"{folder}: the result of `tvae {args.command}`, not of denoise or inpaint")
-    return RunResult(folder, summary, args)
+    run = RunResult(folder, summary, args)
+    named = re.search(r"(?:^|-)epoch(\d+)$", run.variant or "")  # an earlier reading says its length
+    if named and int(named[1]) != run.epochs:
+        raise ValueError(f"{folder}: the name says {named[1]} epochs, but the run trained {run.epochs}")
+    return run
 
 
 def natural_order(text: str) -> list:

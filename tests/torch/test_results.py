@@ -72,14 +72,22 @@ def test_a_run_read_at_fewer_epochs_is_an_earlier_reading_of_it(results, tmp_pat
     assert final_readings(runs[1:]) == runs[1:]  # without the longer run, the short one is final
 
 
+def test_a_folder_named_after_other_epochs_is_refused(results, tmp_path):
+    shutil.copytree(results / "denoise" / "house-25-seed0", tmp_path / "house-25-seed0-epoch7")
+    with pytest.raises(ValueError, match="the name says 7 epochs, but the run trained 2"):
+        find_runs(tmp_path)
+    shutil.copytree(results / "denoise" / "house-25-seed0", tmp_path / "house-25-seed0-tvo-epoch2")
+    assert read_run(tmp_path / "house-25-seed0-tvo-epoch2").epochs == 2
+
+
 def test_folders_and_variants_are_in_natural_order(results, tmp_path):
-    names = ["house-25-seed0-epoch240", "house-25-seed0", "house-25-seed0-epoch60", "house-25-seed10"]
+    names = ["house-25-seed0-sub15000", "house-25-seed0", "house-25-seed0-sub4000", "house-25-seed10"]
     assert sorted(names, key=natural_order) == [names[1], names[2], names[0], names[3]]
     for name in names:
         shutil.copytree(results / "denoise" / "house-25-seed0", tmp_path / name)
     assert [run.folder.name for run in find_runs(tmp_path)] == sorted(names, key=natural_order)
     variants = [variant for _, variant in group_runs(find_runs(tmp_path))]
-    assert variants == [None, "epoch60", "epoch240"]
+    assert variants == [None, "sub4000", "sub15000"]
 
 
 def test_a_denoising_run_is_read_from_its_files(results):
