@@ -5,7 +5,9 @@ decoder H -> 100 -> 256 as in the paper's run with up to H = 1000 latents, S = 6
 of house-50 (5 parents x 4 children x 1 generation, M' = 20 new states per data point). One quantity
 is varied at a time from the base point (H = 300, S = 64, N = 2000), and H once more with a linear
 decoder H -> 256 (binary sparse coding) for comparison; every point starts a fresh run,
-trains `--warmup` untimed epochs and times the next `--epochs`. The CPU seconds are those of this
+trains `--warmup` untimed epochs and times the next `--epochs`, and records how many latents are active
+in the states of Phi at the end (the first layer's cost where `tvae_torch.model.first_layer` sums rows
+of W[0] instead of multiplying). The CPU seconds are those of this
 process; on a machine shared with other work they are the steadier figure, the wall seconds wait for
 the others too. The book's file comes from:
   python benchmarks/scaling.py --threads 1 --out book/results/scaling_cpu.json
@@ -30,6 +32,7 @@ from tvae_common.natural import natural_patches
 from tvae_torch.bench import time_epochs
 from tvae_torch.checks import check_device
 from tvae_torch.outputs import device_description, save_json, versions
+from tvae_torch.states import unpack_states
 
 BASE = preset("house-50").with_(H=300, hidden=(100,), S=64)  # house-50's E-step and learning rates
 BASE_N = 2000
@@ -50,13 +53,15 @@ def point(X: torch.Tensor, changes: dict, args: argparse.Namespace) -> dict:
     X = X[: changes.get("N", BASE_N)]
     generator = torch.Generator(device=X.device).manual_seed(args.seed)
     load = os.getloadavg()[0]
-    wall, cpu, _ = time_epochs(X, config, generator, args.epochs, args.warmup)
+    wall, cpu, state = time_epochs(X, config, generator, args.epochs, args.warmup)
+    active = unpack_states(state.words, config.H).sum(-1, dtype=torch.float64).mean()  # per state of Phi, at the end
     D = X.shape[1]
     sizes = (config.H, *config.hidden, D)
     return dict(
         changes, H=config.H, hidden=config.hidden, S=config.S, N=len(X), new_states=config.n_new_states,
         decoder_macs_per_state=sum(a * b for a, b in zip(sizes, sizes[1:])),
         estep_states_per_epoch=len(X) * (config.S + config.n_new_states), gradient_states_per_epoch=len(X) * config.S,
+        active_latents_per_state=round(float(active), 3),
         wall_seconds=[round(t, 4) for t in wall], cpu_seconds=[round(t, 4) for t in cpu],
         median_wall_seconds=round(statistics.median(wall), 4), median_cpu_seconds=round(statistics.median(cpu), 4),
         load_average_1min=[round(load, 2), round(os.getloadavg()[0], 2)],

@@ -17,6 +17,9 @@ from tvae_torch.states import state_bytes, unpack_states
 
 PI_MIN = 1e-5  # the M-step keeps every pi_h inside [PI_MIN, 1 - PI_MIN]
 TABLE_BYTES = 2**22  # the largest `byte_table` worth building (4 MiB)
+SPARSE_MIN_H = 256  # on the CPU, `first_layer` sums rows of W[0] from this many latents on ...
+SPARSE_MAX_DENSITY = 1 / 8  # ... while at most this share of the states' entries is non-zero (see
+# benchmarks/first_layer.py: below H = 256, or above that share, the dense product is faster)
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,34 @@ def init_params(H: int, hidden: tuple[int, ...], D: int, generator: torch.Genera
 
 def layer_outputs(params: Params, K: torch.Tensor) -> list[torch.Tensor]:
     """The decoder's input z and every layer's output; the last one is mu(z; W) of Eq. (1)."""
-    lead = K.shape[:-1]
-    a = [K.reshape(-1, K.shape[-1]).to(params.dtype)]  # (R, H), R = all leading dimensions
-    a += _upper_layers(params, torch.addmm(params.b[0], a[0], params.W[0]))
+    lead, Z = K.shape[:-1], K.reshape(-1, K.shape[-1])  # (R, H), R = all leading dimensions
+    a = [Z.to(params.dtype)] + _upper_layers(params, first_layer(params, Z))
     return [x.reshape(*lead, x.shape[-1]) for x in a]
+
+
+def first_layer(params: Params, Z: torch.Tensor) -> torch.Tensor:
+    """The first layer's pre-activation b[0] + z^T W[0] of Eq. (1), for states Z (R, H) (uint8 or numbers). (R, out).
+
+    The states are sparse (on house-50 about 2 of 512 latents are active), and z^T W[0] is a sum of
+    rows of W[0], one per non-zero entry of z, where the dense product takes all H. On the CPU that
+    sum (`sum_of_rows`) replaces the product for large H and sparse states. Finding the non-zero
+    entries reads Z back, which on a GPU would wait for the device, so there the dense product is
+    always used. Both give z^T W[0] up to rounding, and autograd differentiates either in W[0] and b[0].
+    """
+    if Z.device.type == "cpu" and params.H >= SPARSE_MIN_H:
+        entries = Z.nonzero(as_tuple=True)  # the state and the latent of every non-zero entry, (nnz,) each
+        if len(entries[0]) <= SPARSE_MAX_DENSITY * Z.numel():
+            return sum_of_rows(params, Z, entries)
+    return torch.addmm(params.b[0], Z.to(params.dtype), params.W[0])
+
+
+def sum_of_rows(params: Params, Z: torch.Tensor, entries: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """b[0] + z^T W[0] as the sum of the rows h of W[0] at the non-zero entries (r, h) of Z (R, H), each
+    weighted by its entry Z[r, h]. (R, out)."""
+    r, h = entries
+    counts = torch.bincount(r, minlength=len(Z))  # (R,) non-zero entries per state
+    return params.b[0] + F.embedding_bag(h, params.W[0], counts.cumsum(0) - counts, mode="sum",
+                                         per_sample_weights=Z[r, h].to(params.dtype))
 
 
 def _upper_layers(params: Params, h: torch.Tensor) -> list[torch.Tensor]:

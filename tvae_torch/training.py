@@ -114,7 +114,7 @@ def train_batch(params: Params, X: torch.Tensor, words: torch.Tensor, config: Tr
         q = posterior_weights(log_joints)  # (B, S), Eq. (12)
     theta, Z = params.W + params.b, K.to(params.dtype)  # Z (B, S, H): the states as numbers
     with torch.enable_grad():
-        mu = means(params, Z)  # (B, S, D), one differentiable pass for Eq. (5), Eq. (15) and the gradient
+        mu = means(params, K)  # (B, S, D), one differentiable pass for Eq. (5), Eq. (15) and the gradient
         errors = squared_error(X, mu, observed)  # (B, S) over the observed entries
         stats = statistics_from_errors(q, errors.detach(), Z, observed, X.numel())
         X_grad = X

@@ -34,6 +34,7 @@ def test_scaling_times_every_point_of_every_sweep(tmp_path):
     assert (point["H"], point["S"], point["hidden"]) == (300, 64, [100])
     assert point["decoder_macs_per_state"] == 300 * 100 + 100 * 256
     assert point["estep_states_per_epoch"] == 80 * (64 + 20) and len(point["cpu_seconds"]) == 2
+    assert all(0 < p["active_latents_per_state"] <= p["H"] for p in sweeps["H"])
     assert all(t > 0 for p in sweeps["H"] for t in p["cpu_seconds"] + p["wall_seconds"])
 
 
@@ -99,3 +100,15 @@ def test_subset_merge_compares_both_merges_of_a_subset_run(tmp_path):
     failed = subprocess.run([sys.executable, str(BENCHMARKS / "subset_merge.py"), str(every_patch)], capture_output=True,
                             text=True)
     assert failed.returncode != 0 and "no subset to compare" in failed.stderr
+
+
+def test_first_layer_times_both_ways_at_every_point(tmp_path):
+    result = run_script(tmp_path, "first_layer.py", "--H", 64, 256, "--active", 2, "--states", 64, "--repeats", 2,
+                        "--threads", 1)
+    assert result["command"].startswith("python benchmarks/first_layer.py --H 64 256 --active 2")
+    assert (result["sparse_min_H"], result["sparse_max_density"]) == (256, 1 / 8)
+    assert [(p["H"], p["active_per_state"]) for p in result["points"]] == [
+        (64, 2), (64, 4), (64, 8), (64, 16), (256, 2), (256, 16), (256, 32), (256, 64)]
+    for p in result["points"]:
+        assert all(p[f"{way}_{what}_ms"] > 0 for way in ("dense", "sum_of_rows") for what in ("forward", "forward_backward"))
+        assert p["faster"] in ("dense", "sum_of_rows") and 0 < p["density"] < 0.5

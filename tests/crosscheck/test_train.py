@@ -33,3 +33,21 @@ def test_training_runs_agree_epoch_by_epoch(changes):
     assert_close(run.params.b, ref.params.b)
     assert_close(run.params.pi, ref.params.pi)
     assert not np.array_equal(ref.K, K)
+
+
+def test_a_model_with_many_sparse_latents_trains_alike():
+    """H = 256: tvae_torch sums rows of W[0] for the first layer (model.first_layer), tvae_ref multiplies."""
+    rng = np.random.default_rng(5)
+    config = tr.TrainConfig(H=256, hidden=(12,), S=6, n_parents=3, n_children=2, n_generations=2, epochs=3,
+                            batch_size=16, lr_max=0.01)
+    params = tr.init_params(256, (12,), 10, rng, sigma2=0.5)
+    X = rng.standard_normal((40, 10))
+    K = tr.init_states(40, 6, 256, rng)
+    ref = tr.train(X, config, np.random.default_rng(6), params=params, K=K)
+    run = tt.train(X, config, NumpyUniforms(np.random.default_rng(6)), params=to_torch(params), K=K)
+    np.testing.assert_array_equal(run.K.numpy(), ref.K)
+    assert_close(run.free_energy, ref.free_energy)
+    assert_close(run.params.W, ref.params.W)
+    assert_close(run.params.b, ref.params.b)
+    assert_close(run.params.pi, ref.params.pi)
+    assert not np.array_equal(ref.K, K)

@@ -118,3 +118,59 @@ def test_the_byte_table_gives_the_log_pseudo_joint_of_packed_states(gen, H, hidd
 def test_a_byte_table_too_large_for_the_cache_is_not_built(gen):
     assert model.byte_table(tt.init_params(512, (512,), 144, gen), 8) is None  # 33 MB: the product is faster
     assert model.byte_table(tt.init_params(64, (64,), 64, gen), 1) is not None  # 0.5 MB
+
+
+def count_calls(monkeypatch, module, name):
+    """Wrap module.name so that each call is counted; returns the list of calls (one None per call)."""
+    calls, original = [], getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(None)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.uint8])
+def test_the_first_layer_of_sparse_states_sums_rows_of_W(monkeypatch, gen, dtype):
+    params = tt.init_params(512, (300,), 9, gen, dtype=torch.float64)
+    params = dataclasses.replace(params, b=[torch.randn(300, generator=gen, dtype=torch.float64), params.b[1]])
+    K = (torch.rand(40, 512, generator=gen) < 3 / 512).to(dtype)  # about 3 active latents per state
+    K[0], K[1, :64] = 0, 1  # no active latent; 64 of them (1/8, the most the sparse sum takes)
+    dense = torch.addmm(params.b[0], K.double(), params.W[0])
+    calls = count_calls(monkeypatch, model.F, "embedding_bag")
+    torch.testing.assert_close(model.first_layer(params, K), dense, rtol=1e-13, atol=1e-13)
+    assert len(calls) == 1
+    torch.testing.assert_close(model.first_layer(params, K[:0]), dense[:0])
+    assert len(calls) == 2
+
+
+def test_the_first_layer_weights_each_row_by_its_entry(gen):
+    params = tt.init_params(256, (8,), 3, gen, dtype=torch.float64)
+    Z = torch.zeros(5, 256, dtype=torch.float64)
+    Z[:, [3, 100, 255]] = torch.tensor([0.5, -2.0, 3.0], dtype=torch.float64)  # numbers, not only 0/1
+    torch.testing.assert_close(model.first_layer(params, Z), torch.addmm(params.b[0], Z, params.W[0]),
+                               rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("H, p_on", [(255, 0.01), (512, 0.2)], ids=["few-latents", "dense-states"])
+def test_the_first_layer_is_the_dense_product_where_that_is_faster(monkeypatch, gen, H, p_on):
+    params = tt.init_params(H, (8,), 3, gen)
+    K = (torch.rand(50, H, generator=gen) < p_on).to(torch.uint8)
+    calls = count_calls(monkeypatch, model.F, "embedding_bag")
+    assert torch.equal(model.first_layer(params, K), torch.addmm(params.b[0], K.float(), params.W[0]))
+    assert not calls
+
+
+def test_the_sparse_first_layer_gives_the_dense_gradient(monkeypatch, gen):
+    """The gradient of Eq. (7) in W and b is the same with the sparse sum and with the dense product."""
+    params = tt.init_params(512, (16,), 6, gen, sigma2=0.5, dtype=torch.float64)
+    X = torch.randn(12, 6, generator=gen, dtype=torch.float64)
+    K = tt.init_states(12, 5, 512, gen, p_on=4 / 512)
+    sparse = tt.decoder_gradient(params, X, K)
+    monkeypatch.setattr(model, "SPARSE_MIN_H", 10**9)  # every product dense
+    dense = tt.decoder_gradient(params, X, K)
+    for got, want in zip(sparse[0] + sparse[1], dense[0] + dense[1]):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+    assert sparse[0][0].abs().sum() > 0  # the rows of the active latents did get a gradient
