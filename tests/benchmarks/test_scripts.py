@@ -112,3 +112,18 @@ def test_first_layer_times_both_ways_at_every_point(tmp_path):
     for p in result["points"]:
         assert all(p[f"{way}_{what}_ms"] > 0 for way in ("dense", "sum_of_rows") for what in ("forward", "forward_backward"))
         assert p["faster"] in ("dense", "sum_of_rows") and 0 < p["density"] < 0.5
+
+
+def test_epoch_profile_shares_each_epoch_by_kind(tmp_path):
+    result = run_script(tmp_path, "epoch_profile.py", "--presets", "house-25:40", "house-50:16", "--epochs", 2,
+                        "--threads", 1)
+    assert result["command"].startswith("python benchmarks/epoch_profile.py --presets house-25:40 house-50:16")
+    assert result["threads"] == 1 and [p["preset"] for p in result["profiles"]] == ["house-25", "house-50"]
+    house25, house50 = result["profiles"]
+    assert (house25["patches"], house25["S"], house25["new_states"]) == (40, 200, 360)
+    assert house25["predicted_estep_share"] == round(560 / 1160, 4) and house50["predicted_estep_share"] == round(84 / 276, 4)
+    for p in result["profiles"]:
+        assert len(p["estep_shares"]) == 2 and all(0 < share < 1 for share in p["estep_shares"])
+        assert abs(sum(p["share_by_kind"].values()) - 1) < 1e-3 and p["profiled_seconds"] > 0
+        assert {"matrix products", "optimizer (Adam)", "ranking (sort, top-k)"} <= set(p["share_by_kind"])
+        assert list(p["share_by_kind"].values()) == sorted(p["share_by_kind"].values(), reverse=True)
