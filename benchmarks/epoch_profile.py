@@ -63,10 +63,12 @@ def estep_share(state, X, config, rng) -> float:
     return sum(seconds) / (time.process_time() - start)
 
 
-def seconds_by_kind(state, X, config, rng) -> dict[str, float]:
-    """Profiled CPU seconds of one epoch by kind of operation (each operation's own time, without its callees)."""
+def seconds_by_kind(state, X, config, rng, epochs: int) -> dict[str, float]:
+    """Profiled CPU seconds of `epochs` epochs by kind of operation (each operation's own time, without its
+    callees)."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        tvae_torch.training.train_epoch(state, X, config, rng, None)
+        for _ in range(epochs):
+            tvae_torch.training.train_epoch(state, X, config, rng, None)
     by_kind = {}
     for event in prof.key_averages():
         kind = KIND_OF.get(event.key.removeprefix("aten::"), OTHER)
@@ -82,10 +84,7 @@ def profile_preset(name: str, patches: int, epochs: int, seed: int) -> dict:
     _, _, state = time_epochs(X, config, generator, 1)  # one epoch to warm up; the run continues below
     rng = Uniforms(generator, X.device, X.dtype)
     shares = [estep_share(state, X, config, rng) for _ in range(epochs)]
-    by_kind = {}
-    for _ in range(epochs):
-        for kind, seconds in seconds_by_kind(state, X, config, rng).items():
-            by_kind[kind] = by_kind.get(kind, 0.0) + seconds
+    by_kind = seconds_by_kind(state, X, config, rng, epochs)
     total = sum(by_kind.values())
     new = config.n_new_states
     return {"preset": name, "patches": patches, "S": config.S, "new_states": new,
