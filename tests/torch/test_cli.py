@@ -1,6 +1,7 @@
 """The `tvae` command, run in-process through main(argv) (and once as `python -m tvae_torch`)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -48,6 +49,9 @@ def test_denoise_smoke_beats_the_noisy_input(crops, tmp_path):
     assert summary["psnr"]["restored_clipped"] >= summary["psnr"]["restored"]
     for key in ("command", "seed", "versions", "device", "timings", "free_energy", "learned_sigma"):
         assert key in summary
+    # float32 results repeat bit for bit only on one kind of CPU: the device names the instruction set used
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert summary["device"].endswith(f", {capability}, 1 threads, {os.cpu_count()} cores)")
     assert len(summary["free_energy"]) == len(summary["timings"]["seconds_per_epoch"]) == 5
     assert summary["timings"]["inference_seconds"] > 0  # Eq. (15) for every patch and the merge, after training
     assert np.load(out / "denoised.npy").shape == (48, 48)
