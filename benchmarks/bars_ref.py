@@ -34,6 +34,7 @@ import numpy as np
 
 import tvae_ref as tr
 from tvae_common import bars
+from tvae_common.machine import cpu_name
 
 N = 500
 N_TEST, TEST_SEED = 2000, 12345  # held-out data, drawn with a seed that no run trains on
@@ -88,13 +89,8 @@ def run(seed: int, config: tr.TrainConfig, correlated: bool) -> dict:
 
 
 def environment() -> dict:
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return dict(cpu=cpu, cpu_count=os.cpu_count(), system=platform.system(), python=platform.python_version(),
-                numpy=np.__version__, tvae=version("tvae"))
+    return dict(cpu=cpu_name(), cpu_count=os.cpu_count(), system=platform.system(),
+                python=platform.python_version(), numpy=np.__version__, tvae=version("tvae"))
 
 
 def main():

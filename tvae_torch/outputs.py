@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from tvae_common.config import TrainConfig
+from tvae_common.machine import cpu_name
 from tvae_torch.checkpoint import atomic_path
 
 
@@ -60,16 +61,6 @@ def device_description(device: str) -> str:
     # for bit on one kind of CPU; the description names the CPU and the instructions torch uses on it
     return f"cpu ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, " \
            f"{os.cpu_count()} cores)"
-
-
-def cpu_name() -> str:
-    """The CPU's model name where Linux gives it, else what `platform` knows."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or platform.machine()
 
 
 def report(args, config: TrainConfig, options, free_energy: list[float], sigma2: list[float],
