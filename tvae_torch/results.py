@@ -114,11 +114,24 @@ def earlier_readings(run: RunResult, runs: list[RunResult]) -> list[RunResult]:
     return sorted(earlier, key=lambda other: other.epochs)
 
 
+def same_settings_but(field: str, run: RunResult, other: RunResult) -> bool:
+    """Whether two runs differ at most in the config field `field`: the same command on the same data
+    (preset, noise or mask seed, and so the same input PSNR), the same training seed, dtype, patches and
+    E-step sweeps, and every other config field equal."""
+    config, other_config = ({**r.summary["config"], field: None} for r in (run, other))
+    data, other_data = ((r.args.command, r.preset, r.data_seed, r.summary.get("psnr", {}).get("input"))
+                        for r in (run, other))
+    keys = ("seed", "dtype", "patch_size", "trained_patches", "sweeps")
+    return data == other_data and config == other_config and all(run.summary[k] == other.summary[k] for k in keys)
+
+
 def final_readings(runs: list[RunResult]) -> list[RunResult]:
-    """The runs that are not an earlier reading of a longer run among `runs` (plots of whole runs draw
-    the longer one)."""
-    earlier = [reading.folder for run in runs for reading in earlier_readings(run, runs)]
-    return [run for run in runs if run.folder not in earlier]
+    """The runs of `runs` that no longer run of the same settings outlasts. An earlier reading of a run
+    gives way to the run, and so does a shorter run of the same command made on another machine, whose
+    float32 sums (and so its states) differ in the last bits: plots and tables of whole runs show the
+    longer one."""
+    return [run for run in runs
+            if not any(other.epochs > run.epochs and same_settings_but("epochs", run, other) for other in runs)]
 
 
 def group_runs(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:

@@ -17,6 +17,7 @@ from tvae_torch.results import (
     natural_order,
     patches_text,
     read_run,
+    same_settings_but,
 )
 
 TINY = ["--patch-size", "6", "--epochs", "2", "--set", "H=8", "--set", "hidden=[8]", "--set", "S=8",
@@ -70,6 +71,28 @@ def test_a_run_read_at_fewer_epochs_is_an_earlier_reading_of_it(results, tmp_pat
     assert earlier_readings(runs[0], runs) == [runs[1]] and earlier_readings(runs[1], runs) == []
     assert earlier_readings(runs[2], runs) == []  # one epoch of another noise: a run of its own
     assert final_readings(runs[1:]) == runs[1:]  # without the longer run, the short one is final
+
+
+def test_a_shorter_run_of_the_same_settings_gives_way_to_the_longer(results, tmp_path):
+    """The same command run to 1 epoch on a machine whose sums differ in the last bits (simulated by
+    nudging its free energy) is no earlier reading of the 2-epoch run, yet it is not final either; a
+    1-epoch run with another learning rate is."""
+    clean = results / "clean.npy"
+    command = ["denoise", "--clean", str(clean), "--sigma", "25", "--preset", "house-25", *TINY]
+    long, short, other_rate = (tmp_path / name for name in ("house-25-seed0", "house-25-seed0-epoch1",
+                                                          "house-25-seed0-lr"))
+    assert main([*command, "--epochs", "2", "--out", str(long)]) == 0
+    assert main([*command, "--epochs", "1", "--out", str(short)]) == 0
+    assert main([*command, "--epochs", "1", "--set", "lr_max=0.02", "--out", str(other_rate)]) == 0
+    result = json.loads((short / "result.json").read_text())
+    result["free_energy"][0] *= 1 + 1e-12
+    (short / "result.json").write_text(json.dumps(result))
+    runs = {run.folder: run for run in find_runs(tmp_path)}
+    assert earlier_readings(runs[long], list(runs.values())) == []
+    assert same_settings_but("epochs", runs[short], runs[long])
+    assert not same_settings_but("epochs", runs[other_rate], runs[long])
+    assert same_settings_but("lr_max", runs[other_rate], runs[short])
+    assert [run.folder for run in final_readings(list(runs.values()))] == [long, other_rate]
 
 
 def test_a_folder_named_after_other_epochs_is_refused(results, tmp_path):
