@@ -76,6 +76,9 @@ class RunResult:
         return load_image(self.folder / f"{name}.png")
 
 
+EPOCH_SUFFIX = re.compile(r"(?:^|-)epoch(\d+)$")  # the `epoch<e>` that ends the variant of a shorter run
+
+
 def read_run(folder: str | Path) -> RunResult:
     """The result of one run, from `folder/result.json`."""
     folder = Path(folder)
@@ -84,7 +87,7 @@ def read_run(folder: str | Path) -> RunResult:
     if args.command not in ("denoise", "inpaint"):
         raise ValueError(f"{folder}: the result of `tvae {args.command}`, not of denoise or inpaint")
     run = RunResult(folder, summary, args)
-    named = re.search(r"(?:^|-)epoch(\d+)$", run.variant or "")  # an earlier reading says its length
+    named = EPOCH_SUFFIX.search(run.variant or "")  # an earlier reading says its length
     if named and int(named[1]) != run.epochs:
         raise ValueError(f"{folder}: the name says {named[1]} epochs, but the run trained {run.epochs}")
     return run
