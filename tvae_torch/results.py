@@ -117,6 +117,13 @@ def earlier_readings(run: RunResult, runs: list[RunResult]) -> list[RunResult]:
     return sorted(earlier, key=lambda other: other.epochs)
 
 
+def readings_of_runs(runs: list[RunResult]) -> list[tuple[RunResult, list[RunResult]]]:
+    """Each run of `runs` that no other run continues, with its readings by epochs, itself the last:
+    [(run, [earlier readings..., run])]. A figure draws one line per run through its readings."""
+    continued = {reading.folder for run in runs for reading in earlier_readings(run, runs)}
+    return [(run, [*earlier_readings(run, runs), run]) for run in runs if run.folder not in continued]
+
+
 def same_settings_but(field: str, run: RunResult, other: RunResult) -> bool:
     """Whether two runs differ at most in the config field `field`: the same command on the same data
     (preset, noise or mask seed, and so the same input PSNR), the same training seed, dtype, patches and

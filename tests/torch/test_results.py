@@ -17,6 +17,7 @@ from tvae_torch.results import (
     natural_order,
     patches_text,
     read_run,
+    readings_of_runs,
     same_settings_but,
 )
 
@@ -71,6 +72,8 @@ def test_a_run_read_at_fewer_epochs_is_an_earlier_reading_of_it(results, tmp_pat
     assert earlier_readings(runs[0], runs) == [runs[1]] and earlier_readings(runs[1], runs) == []
     assert earlier_readings(runs[2], runs) == []  # one epoch of another noise: a run of its own
     assert final_readings(runs[1:]) == runs[1:]  # without the longer run, the short one is final
+    assert readings_of_runs(runs) == [(runs[0], [runs[1], runs[0]]), (runs[2], [runs[2]])]
+    assert readings_of_runs(runs[1:]) == [(runs[1], [runs[1]]), (runs[2], [runs[2]])]
 
 
 def test_a_shorter_run_of_the_same_settings_gives_way_to_the_longer(results, tmp_path):
