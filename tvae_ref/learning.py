@@ -92,7 +92,12 @@ def adam_step(theta: list[np.ndarray], grad: list[np.ndarray], state: AdamState,
     return theta, AdamState(m, v, t)
 
 
-def cyclic_lr(step: int, lr_min: float, lr_max: float, half_cycle_steps: int) -> float:
-    """Triangular cyclic learning rate (Smith, 2017): up from lr_min to lr_max and back, per step."""
+def cyclic_lr(step: int, lr_min: float, lr_max: float, half_cycle_steps: int,
+              schedule: str = "triangular") -> float:
+    """Cyclic learning rate (Smith, 2017): up from lr_min to lr_max and back, per step.
+
+    `triangular` repeats the same cycle; `triangular2` halves the height above lr_min with each whole cycle.
+    """
     position = step / half_cycle_steps % 2.0  # in [0, 2): rising below 1, falling above
-    return lr_min + (lr_max - lr_min) * (1.0 - abs(position - 1.0))
+    height = 0.5 ** (step // (2 * half_cycle_steps)) if schedule == "triangular2" else 1.0
+    return lr_min + (lr_max - lr_min) * height * (1.0 - abs(position - 1.0))

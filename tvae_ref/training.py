@@ -79,7 +79,8 @@ def train(X: np.ndarray, config: TrainConfig, rng: np.random.Generator, params: 
         F, stats = 0.0, None
         for start in range(0, N, config.batch_size):
             idx = order[start : start + config.batch_size]
-            lr = cyclic_lr(adam.t, config.lr_min, config.lr_max, config.half_cycle * steps_per_epoch)
+            lr = cyclic_lr(adam.t, config.lr_min, config.lr_max, config.half_cycle * steps_per_epoch,
+                           config.lr_schedule)
             params, K[idx], adam, F_batch, batch_stats = train_batch(params, X[idx], K[idx], config, adam, lr, rng)
             F += F_batch
             stats = batch_stats if stats is None else stats + batch_stats

@@ -17,7 +17,7 @@ import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,11 @@ def fingerprint(X: torch.Tensor) -> str:
     return hashlib.sha256(str(data.shape).encode() + data.tobytes()).hexdigest()
 
 
+def _defaults() -> dict:
+    """The TrainConfig fields that have a default, with it."""
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+
+
 def _identity(config: TrainConfig, X: torch.Tensor) -> dict:
     """What must agree between a checkpoint and the run that resumes it."""
     settings = asdict(config)
@@ -90,6 +95,8 @@ def read_checkpoint(path: str | os.PathLike, config: TrainConfig, X: torch.Tenso
     if payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a tvae checkpoint of format {FORMAT}")
     for key, value in _identity(config, X).items():
+        if key == "config":  # fields added to TrainConfig after the checkpoint was written hold their defaults
+            payload[key] = {**{k: v for k, v in _defaults().items() if k in value}, **payload[key]}
         if payload[key] != value:
             what = "other training data" if key == "data" else f"{key} {payload[key]} instead of {value}"
             raise ValueError(f"checkpoint {path} belongs to another run: it has {what}")

@@ -74,12 +74,13 @@ def mstep(params: Params, X, K) -> Params:
 
 def adam_with_cyclic_lr(theta: list[torch.Tensor], config: TrainConfig, steps_per_epoch: int
                         ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.CyclicLR]:
-    """Adam (Kingma and Ba, 2014) with the triangular cyclic learning rate (Smith, 2017), stepped per batch.
+    """Adam (Kingma and Ba, 2014) with the cyclic learning rate (Smith, 2017), stepped per batch.
 
-    The rate rises from lr_min to lr_max over `half_cycle` epochs and falls back over as many.
+    The rate rises from lr_min to lr_max over `half_cycle` epochs and falls back over as many; the
+    config's `lr_schedule` says whether every cycle is alike (`triangular`) or half as high as the last.
     """
     optimizer = torch.optim.Adam(theta, lr=config.lr_min, fused=True)  # one kernel per tensor, not ~10 ops
     scheduler = torch.optim.lr_scheduler.CyclicLR(
         optimizer, base_lr=config.lr_min, max_lr=config.lr_max, step_size_up=config.half_cycle * steps_per_epoch,
-        mode="triangular", cycle_momentum=False)
+        mode=config.lr_schedule, cycle_momentum=False)
     return optimizer, scheduler

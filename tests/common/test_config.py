@@ -27,6 +27,7 @@ def test_unknown_preset_is_named_in_the_error():
         (dict(selection="best"), "selection must be one of"),
         (dict(mutation="flip"), "mutation must be one of"),
         (dict(lr_min=0.1, lr_max=0.01), "lr_min <= lr_max"),
+        (dict(lr_schedule="cosine"), "lr_schedule must be one of"),
         (dict(sigma2_init=0.0), "sigma2_init must be > 0"),
         (dict(batch_size=0), "batch_size must be a positive"),
         (dict(crossover=False, n_children=9), "n_children=9 > H=8"),

@@ -34,19 +34,20 @@ def test_mstep_with_given_weights(problem):
     assert_close(tt.mstep_statistics(tparams, X, K, t64(q)).q_err, tr.mstep_statistics(params, X, K, q).q_err)
 
 
+@pytest.mark.parametrize("schedule", ["triangular", "triangular2"])
 @pytest.mark.parametrize("steps_per_epoch", [1, 3])
-def test_torch_adam_and_cyclic_lr_follow_the_reference(steps_per_epoch):
+def test_torch_adam_and_cyclic_lr_follow_the_reference(steps_per_epoch, schedule):
     """Twenty steps through more than a whole learning-rate cycle, with gradients of changing sign and size."""
     rng = np.random.default_rng(3)
     config = TrainConfig(H=2, hidden=(), S=2, n_parents=2, n_children=1, n_generations=1, lr_min=1e-3,
-                         lr_max=0.2, half_cycle=2)
+                         lr_max=0.2, half_cycle=2, lr_schedule=schedule)
     theta = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
     leaves = [t64(p).requires_grad_() for p in theta]
     optimizer, scheduler = tt.adam_with_cyclic_lr(leaves, config, steps_per_epoch)
     adam = tr.adam_init(theta)
     for step in range(20):
         grad = [rng.standard_normal(p.shape) * 10.0 ** rng.integers(-3, 3) for p in theta]
-        lr = tr.cyclic_lr(step, config.lr_min, config.lr_max, config.half_cycle * steps_per_epoch)
+        lr = tr.cyclic_lr(step, config.lr_min, config.lr_max, config.half_cycle * steps_per_epoch, schedule)
         assert_close(optimizer.param_groups[0]["lr"], lr)
         theta, adam = tr.adam_step(theta, grad, adam, lr)
         for leaf, g in zip(leaves, grad):

@@ -100,6 +100,11 @@ def test_cyclic_learning_rate_is_triangular():
     np.testing.assert_allclose(lrs, [0.1, 0.35, 0.6, 0.85, 1.1, 0.85, 0.6, 0.35, 0.1, 0.35])
 
 
+def test_triangular2_halves_the_height_of_each_cycle():
+    lrs = [tr.cyclic_lr(t, 0.1, 1.1, 2, "triangular2") for t in range(13)]
+    np.testing.assert_allclose(lrs, [0.1, 0.6, 1.1, 0.6, 0.1, 0.35, 0.6, 0.35, 0.1, 0.225, 0.35, 0.225, 0.1])
+
+
 def test_adam_descends_a_quadratic():
     theta, state = [np.array([3.0, -2.0])], tr.adam_init([np.zeros(2)])
     for _ in range(2000):

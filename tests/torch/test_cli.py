@@ -184,6 +184,22 @@ def test_a_checkpoint_of_another_configuration_is_refused(tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_a_checkpoint_older_than_a_config_field_resumes_with_its_default(tmp_path):
+    """A checkpoint written before `lr_schedule` existed lacks the field: it resumes as the default,
+    and ends where the run trained in one go ends; asked for the other schedule it is refused."""
+    out, whole = tmp_path / "run", tmp_path / "whole"
+    assert run("train", "bars", "--epochs", 1, "--out", out, *TINY) == 0
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    del payload["config"]["lr_schedule"]
+    torch.save(payload, out / "checkpoint.pt")
+    assert run("train", "bars", "--epochs", 2, "--out", out, "--resume", "--set", "lr_schedule=triangular2",
+               *TINY) == 1
+    assert run("train", "bars", "--epochs", 2, "--out", out, "--resume", *TINY) == 0
+    assert run("train", "bars", "--epochs", 2, "--out", whole, *TINY) == 0
+    assert result(out)["free_energy"] == result(whole)["free_energy"]
+    assert result(out)["config"]["lr_schedule"] == "triangular"
+
+
 def test_bench_prints_json(capsys):
     assert run("bench", "--preset", "bars", "--patches", 64, "--epochs", 1, "--threads", 1) == 0
     measured = json.loads(capsys.readouterr().out)

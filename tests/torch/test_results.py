@@ -95,6 +95,10 @@ def test_a_shorter_run_of_the_same_settings_gives_way_to_the_longer(results, tmp
     assert same_settings_but("epochs", runs[short], runs[long])
     assert not same_settings_but("epochs", runs[other_rate], runs[long])
     assert same_settings_but("lr_max", runs[other_rate], runs[short])
+    result = json.loads((long / "result.json").read_text())
+    del result["config"]["lr_schedule"]  # a result written before the field existed: it ran the default
+    (long / "result.json").write_text(json.dumps(result))
+    assert same_settings_but("epochs", runs[short], read_run(long))
     assert [run.folder for run in final_readings(list(runs.values()))] == [long, other_rate]
 
 
