@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tvae_common.config import config_from_fields
 from tvae_common.images import extract_patches, load_image, merge_patches, psnr
 from tvae_torch.checkpoint import read_checkpoint
-from tvae_torch.data import config_from_fields
 from tvae_torch.evolution import Uniforms
 from tvae_torch.model import Params
 from tvae_torch.outputs import report_runs

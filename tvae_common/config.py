@@ -8,7 +8,7 @@ by bit flips alone (the paper: "Crossover could also be employed"), so crossover
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 Selection = Literal["fitness", "uniform", "tvo-compatible"]
@@ -137,6 +137,22 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]
+
+
+def typed_fields(config_fields: dict) -> dict:
+    """TrainConfig fields as JSON holds them, typed as TrainConfig wants them (lists become tuples);
+    unknown names are refused."""
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(config_fields) - known
+    if unknown:
+        raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; the fields are {sorted(known)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in config_fields.items()}
+
+
+def config_from_fields(config_fields: dict) -> TrainConfig:
+    """A TrainConfig from its fields as JSON holds them (e.g. the "config" of a result file); a field
+    the file predates takes its default."""
+    return TrainConfig(**typed_fields(config_fields))
 
 
 @dataclass(frozen=True)

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from tvae_common.bars import bars_data
-from tvae_common.config import IMAGE_SETTINGS, PRESETS, TrainConfig, preset
+from tvae_common.config import IMAGE_SETTINGS, PRESETS, TrainConfig, config_from_fields, preset, typed_fields
 from tvae_common.images import add_noise, extract_patches, load_image
 from tvae_common.natural import natural_patches
 
 BARS_N = 500  # data points of the bars data sets (Appendix B.1)
 NATURAL_N = 100_000  # patches of the natural-image experiment (Sec. 3)
-FIELDS = {f.name for f in fields(TrainConfig)}
-
-
-def _typed(config_fields: dict) -> dict:
-    """JSON values as TrainConfig wants them (lists become tuples), with unknown names refused."""
-    unknown = set(config_fields) - FIELDS
-    if unknown:
-        raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; the fields are {sorted(FIELDS)}")
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in config_fields.items()}
-
-
-def config_from_fields(config_fields: dict) -> TrainConfig:
-    """A TrainConfig from all of its fields as JSON holds them (e.g. the "config" of a result.json)."""
-    return TrainConfig(**_typed(config_fields))
-
-
 def read_config_file(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no config file at {path}")
@@ -49,7 +32,7 @@ def load_config(path: Path) -> TrainConfig:
     content = read_config_file(path)
     settings = {k: v for k, v in content.items() if k not in ("preset", "data")}
     if "preset" in content:
-        return preset(content["preset"]).with_(**_typed(settings))
+        return preset(content["preset"]).with_(**typed_fields(settings))
     try:
         return config_from_fields(settings)
     except TypeError as error:
@@ -67,7 +50,7 @@ def set_fields(config: TrainConfig, assignments: list[str]) -> TrainConfig:
             changes[name] = json.loads(value)
         except json.JSONDecodeError:
             changes[name] = value
-    return config.with_(**_typed(changes))
+    return config.with_(**typed_fields(changes))
 
 
 def preset_data(name: str, seed: int, n_points: int | None) -> np.ndarray:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tvae_common.config import image_settings
+from tvae_common.config import TrainConfig, config_from_fields, image_settings
 from tvae_common.images import load_image
 from tvae_torch.cli import build_parser
-from tvae_torch.data import config_from_fields
 
 FOLDER = re.compile(r"(?P<name>.+)-seed(?P<seed>\d+)(?:-(?P<variant>.+))?")
 
@@ -35,6 +34,11 @@ class RunResult:
     @property
     def command(self) -> str:
         return self.summary["command"]
+
+    @property
+    def config(self) -> TrainConfig:
+        """The run's settings (a field the result file predates at its default)."""
+        return config_from_fields(self.summary["config"])
 
     @property
     def preset(self) -> str:
@@ -129,7 +133,7 @@ def same_settings_but(field: str, run: RunResult, other: RunResult) -> bool:
     """Whether two runs differ at most in the config field `field`: the same command on the same data
     (preset, noise or mask seed, and so the same input PSNR), the same training seed, dtype, patches and
     E-step sweeps, and every other config field equal (a field the result file predates at its default)."""
-    config, other_config = ({**asdict(config_from_fields(r.summary["config"])), field: None} for r in (run, other))
+    config, other_config = ({**asdict(r.config), field: None} for r in (run, other))
     data, other_data = ((r.args.command, r.preset, r.data_seed, r.summary.get("psnr", {}).get("input"))
                         for r in (run, other))
     keys = ("seed", "dtype", "patch_size", "trained_patches", "sweeps")
