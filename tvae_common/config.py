@@ -13,12 +13,12 @@ from typing import Literal
 
 Selection = Literal["fitness", "uniform", "tvo-compatible"]
 Mutation = Literal["randflip", "sparseflip"]
-Missing = Literal["marginalize", "fill"]
+Missing = Literal["marginalize", "fill", "tvo-compatible"]
 LrSchedule = Literal["triangular", "triangular2"]
 
 SELECTIONS: tuple[Selection, ...] = ("fitness", "uniform", "tvo-compatible")
 MUTATIONS: tuple[Mutation, ...] = ("randflip", "sparseflip")
-MISSING: tuple[Missing, ...] = ("marginalize", "fill")
+MISSING: tuple[Missing, ...] = ("marginalize", "fill", "tvo-compatible")
 LR_SCHEDULES: tuple[LrSchedule, ...] = ("triangular", "triangular2")
 
 
@@ -33,7 +33,9 @@ class TrainConfig:
     a uniform choice, or the authors' published behaviour (`tvo-compatible`, see NOTES.md).
     `missing` says how NaN entries enter the decoder gradient: left out of the likelihood
     (`marginalize`, the exact gradient of Eq. 7) or filled with the Eq. 15 estimate first (`fill`, as
-    the paper's inpainting runs do). The learning rate cycles between `lr_min` and `lr_max`, rising
+    the paper's inpainting runs do); `tvo-compatible` also takes sigma^2 of Eq. (5) on the filled data
+    points, over all D N entries, as the authors' code does (a smaller sigma^2: a filled entry's error
+    is only the spread of mu_d over Phi). The learning rate cycles between `lr_min` and `lr_max`, rising
     for `half_cycle` epochs and falling for as many; with `lr_schedule="triangular2"` each whole cycle
     climbs half as far above `lr_min` as the one before (Smith, 2017). `sigma2_init=None` starts sigma^2 at the mean
     variance of the data's observed entries; pi starts at 1/H.

@@ -48,8 +48,8 @@ def train_batch(params: Params, X: np.ndarray, K: np.ndarray, config: TrainConfi
     """One batch of Algorithm 1: E-step on Phi, then Adam on W. Returns the batch's F and M-step sums."""
     K, fitness = estep(params, X, K, config, rng)
     lj = fitness + log_joint_constant(params, X)[:, None]  # log-joints of the updated Phi(n)
-    stats = mstep_statistics(params, X, K, posterior_weights(lj))
-    X_grad = fill_missing(X, estimate(params, X, K)) if config.missing == "fill" else X
+    X_grad = X if config.missing == "marginalize" else fill_missing(X, estimate(params, X, K))
+    stats = mstep_statistics(params, X_grad if config.missing == "tvo-compatible" else X, K, posterior_weights(lj))
     params, adam = _descend(params, decoder_gradient(params, X_grad, K), adam, lr, len(X))
     return params, K, adam, float(log_sum_exp(lj).sum()), stats
 

@@ -116,11 +116,13 @@ def train_batch(params: Params, X: torch.Tensor, words: torch.Tensor, config: Tr
     with torch.enable_grad():
         mu = means(params, K)  # (B, S, D), one differentiable pass for Eq. (5), Eq. (15) and the gradient
         errors = squared_error(X, mu, observed)  # (B, S) over the observed entries
-        stats = statistics_from_errors(q, errors.detach(), Z, observed, X.numel())
-        X_grad = X
-        if config.missing == "fill" and observed is not None:
+        X_grad, mstep_errors, mstep_observed = X, errors, observed
+        if config.missing != "marginalize" and observed is not None:
             X_grad = fill_missing(X, estimate_from_means(q, mu.detach()))
-            errors = squared_error(X_grad, mu, None)
+            errors = squared_error(X_grad, mu, None)  # over all entries of the completed patches
+            if config.missing == "tvo-compatible":  # sigma^2 of Eq. (5) counts the filled entries too
+                mstep_errors, mstep_observed = errors, None
+        stats = statistics_from_errors(q, mstep_errors.detach(), Z, mstep_observed, X.numel())
         grads = list(torch.autograd.grad(free_energy_from_errors(params, X_grad, Z, errors), theta))
     grads = grads if shard is None else shard.sum(grads)
     B = len(X) if B is None else B

@@ -14,7 +14,8 @@ from tvae_common.bars import bars_data
     dict(selection="tvo-compatible", mutation="sparseflip", crossover=False, n_parents=4, n_children=3),
     dict(missing="fill", sigma2_init=None),
     dict(missing="marginalize", sigma2_init=None, batch_size=24),
-], ids=["bars", "tvo-sparseflip", "missing-fill", "missing-marginalize"])
+    dict(missing="tvo-compatible", sigma2_init=None),
+], ids=["bars", "tvo-sparseflip", "missing-fill", "missing-marginalize", "missing-tvo"])
 def test_training_runs_agree_epoch_by_epoch(changes):
     """Bars, 4 epochs of 3 batches (the last one short): F, sigma^2, Phi and the weights agree."""
     rng = np.random.default_rng(11)

@@ -3,6 +3,7 @@ import pytest
 
 import tvae_ref as tr
 from tvae_common.bars import bars_data, matched_bars
+from tvae_ref.training import train_batch
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,36 @@ def test_states_stay_distinct_through_training():
     assert not tr.is_duplicate(small_run(3, S=16).K).any()
 
 
-@pytest.mark.parametrize("missing", ["marginalize", "fill"])
+@pytest.mark.parametrize("missing", ["marginalize", "fill", "tvo-compatible"])
 def test_training_with_missing_entries_stays_finite(missing):
     rng = np.random.default_rng(5)
     X, _ = bars_data(64, rng)
     X[rng.random(X.shape) < 0.3] = np.nan
     result = tr.train(X, tr.preset("bars").with_(epochs=3, missing=missing, sigma2_init=None), rng)
     assert np.isfinite(result.free_energy).all() and result.params.sigma2 > 0
+
+
+def test_tvo_compatible_sigma2_counts_the_spread_of_mu_at_the_filled_entries():
+    """Eq. (5) as the authors' code takes it on completed patches: the filled entries add
+    sum_z q(z) (x_hat_d - mu_d(z))^2 to the error and the sum divides by all D N entries."""
+    rng = np.random.default_rng(4)
+    X, _ = bars_data(12, rng)
+    X[rng.random(X.shape) < 0.4] = np.nan
+    config = tr.preset("bars").with_(S=16, sigma2_init=None)
+    params = tr.init_params(8, (8,), 16, rng, tr.data_variance(X))
+    K = tr.init_states(12, 16, 8, rng)
+    adam = tr.adam_init(params.W + params.b)
+    (_, K_fill, _, F_fill, fill), (_, K_tvo, _, F_tvo, tvo) = (
+        train_batch(params, X, K, config.with_(missing=missing), adam, 0.01, np.random.default_rng(1))
+        for missing in ("fill", "tvo-compatible"))
+    np.testing.assert_array_equal(K_fill, K_tvo)  # the same E-step
+    q = tr.posterior_weights(tr.log_joint(params, X, K_fill))
+    mu = tr.layer_outputs(params, K_fill)[-1]
+    spread = (q[..., None] * (tr.estimate(params, X, K_fill)[:, None, :] - mu) ** 2).sum(axis=1)  # (N, D)
+    assert tvo.q_err - fill.q_err == pytest.approx(spread[np.isnan(X)].sum(), rel=1e-12)
+    assert (fill.n_observed, tvo.n_observed) == ((~np.isnan(X)).sum(), X.size)
+    np.testing.assert_array_equal(fill.q_z, tvo.q_z)
+    assert F_fill == F_tvo and tvo.q_err / tvo.n_observed < fill.q_err / fill.n_observed
 
 
 def test_on_epoch_sees_every_epoch():

@@ -30,7 +30,7 @@ def test_a_seed_reproduces_a_run_bit_for_bit():
     assert not torch.equal(small_run(8).free_energy, a.free_energy)
 
 
-@pytest.mark.parametrize("missing", ["marginalize", "fill"])
+@pytest.mark.parametrize("missing", ["marginalize", "fill", "tvo-compatible"])
 def test_training_with_missing_entries_stays_finite(missing):
     X = bars()
     X[torch.rand(X.shape, generator=torch.Generator().manual_seed(1)) < 0.3] = torch.nan
