@@ -140,6 +140,14 @@ def same_settings_but(field: str, run: RunResult, other: RunResult) -> bool:
     return data == other_data and config == other_config and all(run.summary[k] == other.summary[k] for k in keys)
 
 
+def pairs_differing_in(field: str, value, other_value, runs: list[RunResult]) -> list[tuple[RunResult, RunResult]]:
+    """Pairs (run, other) of `runs`, read after the same number of epochs, whose settings differ only in the
+    config field `field`: `value` in the run, `other_value` in the other."""
+    return [(run, other) for run in runs for other in runs
+            if getattr(run.config, field) == value and getattr(other.config, field) == other_value
+            and run.epochs == other.epochs and same_settings_but(field, run, other)]
+
+
 def final_readings(runs: list[RunResult]) -> list[RunResult]:
     """The runs of `runs` that no longer run of the same settings outlasts. An earlier reading of a run
     gives way to the run, and so does a shorter run of the same command made on another machine, whose

@@ -18,6 +18,7 @@ from tvae_torch.results import (
     patches_text,
     read_run,
     readings_of_runs,
+    pairs_differing_in,
     same_settings_but,
 )
 
@@ -95,6 +96,8 @@ def test_a_shorter_run_of_the_same_settings_gives_way_to_the_longer(results, tmp
     assert same_settings_but("epochs", runs[short], runs[long])
     assert not same_settings_but("epochs", runs[other_rate], runs[long])
     assert same_settings_but("lr_max", runs[other_rate], runs[short])
+    assert pairs_differing_in("lr_max", 0.01, 0.02, list(runs.values())) == [(runs[short], runs[other_rate])]
+    assert pairs_differing_in("lr_max", 0.02, 0.01, list(runs.values())) == [(runs[other_rate], runs[short])]
     result = json.loads((long / "result.json").read_text())
     del result["config"]["lr_schedule"]  # a result written before the field existed: it ran the default
     (long / "result.json").write_text(json.dumps(result))
